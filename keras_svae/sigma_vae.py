@@ -1,0 +1,306 @@
+"""`SigmaVAE`: a VAE with an imaginary noise model, trained with `model.fit`.
+
+The model maximises the ELBO of eq. 7 (Gaussian, the sigma-VAE), eq. 11
+(Laplace, the alpha-VAE) or the vanilla VAE's Bernoulli ELBO, with the KL term
+weighted by beta (the (sigma, beta)-VAE of Theorem 1):
+
+    loss = mean_batch[ -log p(x | z) + beta * KL[q(z | x) || N(0, I)] ],
+
+    z ~ q(z | x) by reparameterisation, the constant of -log p dropped.
+
+Theorems 1 and 2: the sigma_2-VAE and the (sigma_1, beta = sigma_2^2 /
+sigma_1^2)-VAE have proportional objectives (Laplace: beta = alpha_2 /
+alpha_1), so they learn the same encoder and decoder.
+
+The loss lives in `compute_loss`, so Keras's own train and test steps serve
+every backend, and `evaluate` reports the same metrics as `fit`.
+"""
+
+import keras
+from keras import ops
+
+from keras_svae import imaginary_noise
+from keras_svae import networks
+from keras_svae import posterior
+from keras_svae import validation
+
+
+@keras.saving.register_keras_serializable(package="keras_svae")
+class SigmaVAE(keras.Model):
+    """A VAE whose decoder is an imaginary noise model (Definition 1).
+
+    Args:
+        noise: str, "gaussian" (sigma-VAE, eq. 5), "laplace" (alpha-VAE,
+            eq. 10) or "bernoulli" (the vanilla VAE).
+        scale: float, sigma for "gaussian", alpha for "laplace"; finite and
+            > 0. None for "bernoulli".
+        beta: float >= 0, the weight of the KL term. Defaults to 1.0.
+        image_shape: tuple (height, width, channels). Defaults to (28, 28, 1).
+        latent_dim: int, dimension of z. Defaults to 100.
+        conv_channels: tuple of ints, encoder channels. Defaults to
+            (32, 64, 128).
+        strides: int or tuple of ints, encoder strides. Defaults to 2; 1 is
+            the "no_downsampling" preset (see `networks.PRESETS`).
+        encoder_units: int, the encoder's Dense layer. Defaults to 200.
+        decoder_units: int, the decoder's hidden layer. Defaults to 2000.
+        seed: int or None, seeds the reparameterisation noise.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Tracked metrics (in `fit` and `evaluate`): `loss`, `recon` (-log p(x|z)
+    without its constant), `kl`, `mse` (||x - x_hat(z)||^2 summed over
+    pixels, Table 2's quantity) and `elbo` (-(recon + kl): the paper's L,
+    always with beta = 1), each a mean per example.
+
+    Example:
+
+    >>> model = SigmaVAE(noise="gaussian", scale=0.9)
+    >>> model.compile(keras.optimizers.Adam(1e-4))
+    >>> model.fit(x_train, epochs=1, batch_size=16)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        noise="gaussian",
+        scale=None,
+        beta=1.0,
+        image_shape=(28, 28, 1),
+        latent_dim=100,
+        conv_channels=(32, 64, 128),
+        strides=2,
+        encoder_units=200,
+        decoder_units=2000,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # Hyperparameters, validated before any weight exists.
+        self.noise_model = imaginary_noise.get(noise, scale)
+        self.beta = _validate_beta(beta)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}.")
+        self.seed = seed
+
+        # Networks (Section 5).
+        self.encoder = networks.Encoder(
+            latent_dim, conv_channels, strides, encoder_units, name="encoder"
+        )
+        self.decoder = networks.Decoder(self.image_shape, decoder_units, name="decoder")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+        # Metrics; Keras adds its own `loss` tracker at compile time.
+        self.recon_tracker = keras.metrics.Mean(name="recon")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.mse_tracker = keras.metrics.Mean(name="mse")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+
+        self.build((None,) + self.image_shape)
+
+    # ------------------------------------------------------------------
+    # Properties.
+
+    @property
+    def noise(self):
+        return self.noise_model.name
+
+    @property
+    def scale(self):
+        return self.noise_model.scale
+
+    @property
+    def latent_dim(self):
+        return self.encoder.latent_dim
+
+    # ------------------------------------------------------------------
+    # Building and the forward pass.
+
+    def build(self, input_shape=None):
+        input_shape = (None,) + self.image_shape if input_shape is None else tuple(input_shape)
+        validation.check_shape(input_shape, self.image_shape)
+        self.encoder.build(input_shape)
+        self.decoder.build((input_shape[0], self.latent_dim))
+
+    def call(self, x, training=False):
+        """One-sample ELBO forward pass.
+
+        Returns:
+            dict with "z_mean", "z_log_var" (q(z | x)), "z" (a reparameterised
+            draw) and "logits" (the decoder's, x_hat = sigmoid(logits)).
+        """
+        validation.check_shape(ops.shape(x), self.image_shape)
+        x = ops.cast(x, self.compute_dtype)
+        z_mean, z_log_var = self.encoder(x)
+        z = posterior.sample(z_mean, z_log_var, self.seed_generator)
+        return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": self.decoder(z)}
+
+    def _terms(self, x, outputs):
+        """Per-example reconstruction NLL, KL and squared error."""
+        x = ops.cast(x, outputs["logits"].dtype)
+        logits = outputs["logits"]
+        return {
+            "recon": self.noise_model.negative_log_likelihood(x, logits),
+            "kl": posterior.kl_divergence(outputs["z_mean"], outputs["z_log_var"]),
+            "mse": ops.sum(
+                ops.reshape(ops.square(x - ops.sigmoid(logits)), (ops.shape(x)[0], -1)), axis=-1
+            ),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Batch mean of -log p(x | z) + beta * KL (eqs. 7 and 11, negated)."""
+        del y, training  # Unsupervised: the target is x itself.
+        if sample_weight is not None:
+            raise ValueError("SigmaVAE does not take sample weights.")
+        terms = self._terms(x, y_pred)
+        self.recon_tracker.update_state(terms["recon"])
+        self.kl_tracker.update_state(terms["kl"])
+        self.mse_tracker.update_state(terms["mse"])
+        self.elbo_tracker.update_state(-(terms["recon"] + terms["kl"]))
+        return ops.mean(terms["recon"] + self.beta * terms["kl"])
+
+    # ------------------------------------------------------------------
+    # Public inference API (eager; inputs are checked).
+
+    def loss_terms(self, x, seed=None):
+        """Per-example "recon", "kl" and "mse" for one posterior draw.
+
+        Args:
+            x: images, shape (batch,) + image_shape.
+            seed: int or `SeedGenerator` for the draw; defaults to the model's.
+        """
+        validation.check_images(x, self.image_shape)
+        z_mean, z_log_var = self.encoder(ops.cast(x, self.compute_dtype))
+        z = posterior.sample(z_mean, z_log_var, self._seed(seed))
+        outputs = {"z_mean": z_mean, "z_log_var": z_log_var, "logits": self.decoder(z)}
+        return self._terms(x, outputs)
+
+    def elbo(self, x, seed=None, include_constant=False):
+        """Per-example one-sample ELBO L(x) with beta = 1 (eqs. 1, 7, 11).
+
+        Args:
+            x: images.
+            seed: int or `SeedGenerator`; defaults to the model's.
+            include_constant: include the likelihood's normalising constant,
+                giving a bound on log p(x) in nats.
+        """
+        validation.check_images(x, self.image_shape)
+        z_mean, z_log_var = self.encoder(ops.cast(x, self.compute_dtype))
+        z = posterior.sample(z_mean, z_log_var, self._seed(seed))
+        x = ops.cast(x, self.compute_dtype)
+        nll = self.noise_model.negative_log_likelihood(x, self.decoder(z), include_constant)
+        return -(nll + posterior.kl_divergence(z_mean, z_log_var))
+
+    def encode(self, x):
+        """Returns (mean, log-variance) of q(z | x), each (batch, latent_dim)."""
+        validation.check_images(x, self.image_shape)
+        return self.encoder(ops.cast(x, self.compute_dtype))
+
+    def decode(self, z):
+        """Returns x_hat(z) = E[X | z] = sigmoid(decoder logits), image-shaped."""
+        z = ops.cast(z, self.compute_dtype)
+        if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(
+                f"z must have shape (batch, {self.latent_dim}), got shape {tuple(z.shape)}."
+            )
+        return ops.sigmoid(self.decoder(z))
+
+    def reconstruct(self, y, sample=True, seed=None):
+        """Smoothed inference: x_hat(z) with z ~ q(z | y) (Figures 2-6).
+
+        Args:
+            y: images, clean or noisy (any real pixel values).
+            sample: draw z from q(z | y); if False use its mean.
+            seed: int or `SeedGenerator` for the draw; defaults to the model's.
+        """
+        z_mean, z_log_var = self.encode(y)
+        z = posterior.sample(z_mean, z_log_var, self._seed(seed)) if sample else z_mean
+        return self.decode(z)
+
+    def sample(self, n, seed=None):
+        """Returns n images x_hat(z), z ~ N(0, I) (Appendix C)."""
+        z = keras.random.normal((int(n), self.latent_dim), dtype=self.compute_dtype, seed=self._seed(seed))
+        return self.decode(z)
+
+    def _seed(self, seed):
+        return self.seed_generator if seed is None else seed
+
+    # ------------------------------------------------------------------
+    # Input checks where data enters (see `validation`).
+
+    def _checked(self, x, name="x", unit_interval=None):
+        if unit_interval is None:
+            unit_interval = self.noise == "bernoulli"
+        return validation.checked_input(x, self.image_shape, unit_interval, name)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        x = self._checked(x)
+        if isinstance(validation_data, (tuple, list)):
+            self._checked(validation_data[0], "validation_data")
+        else:
+            validation_data = self._checked(validation_data, "validation_data")
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        return super().evaluate(self._checked(x), y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self._checked(x, unit_interval=False), *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        return super().train_on_batch(self._checked(x), y, *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        return super().test_on_batch(self._checked(x), y, *args, **kwargs)
+
+    # ------------------------------------------------------------------
+    # Serialization.
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            noise=self.noise,
+            scale=self.scale,
+            beta=self.beta,
+            image_shape=list(self.image_shape),
+            latent_dim=self.latent_dim,
+            conv_channels=list(self.encoder.features.conv_channels),
+            strides=list(self.encoder.features.strides),
+            encoder_units=self.encoder.features.units,
+            decoder_units=self.decoder.units,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Builds a model from a named network preset of `networks.PRESETS`.
+
+        Example: `SigmaVAE.from_preset("no_downsampling", scale=0.9)`.
+        """
+        if preset not in networks.PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(networks.PRESETS)}.")
+        return cls(**{**networks.PRESETS[preset], **kwargs})
+
+
+def _validate_beta(beta):
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}.") from None
+    if not beta >= 0.0 or beta == float("inf"):  # `not >=` also catches NaN.
+        raise ValueError(f"beta must be finite and >= 0, got beta={beta}.")
+    return beta
+
+
+def sigma_vae(sigma, **kwargs):
+    """The sigma-VAE (eq. 7): Gaussian imaginary noise with std `sigma`."""
+    return SigmaVAE(noise="gaussian", scale=sigma, **kwargs)
+
+
+def alpha_vae(alpha, **kwargs):
+    """The alpha-VAE (eq. 11): Laplace imaginary noise with scale `alpha`."""
+    return SigmaVAE(noise="laplace", scale=alpha, **kwargs)
+
+
+def vanilla_vae(**kwargs):
+    """The vanilla VAE baseline: Bernoulli decoder, same networks."""
+    return SigmaVAE(noise="bernoulli", scale=None, **kwargs)

@@ -1,0 +1,115 @@
+"""Checks on image batches, run before any weight changes.
+
+Value checks (NaN, infinity, range) cannot raise from inside a compiled train
+step on every backend (JAX's jit has no exceptions), so they run where the
+data enters the model: on arrays and tensors eagerly, in NumPy, and on a
+`tf.data.Dataset` as assertions mapped over its batches, which fire in the
+input pipeline before the batch reaches the step. Shapes are also checked at
+trace time in the models' `call`.
+"""
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+
+def check_shape(shape, image_shape, name="x"):
+    """Raises ValueError unless `shape` is (batch,) + image_shape."""
+    shape = tuple(shape)
+    expected = (None,) + tuple(image_shape)
+    if len(shape) != len(expected) or any(
+        want is not None and got is not None and got != want
+        for got, want in zip(shape[1:], expected[1:])
+    ):
+        raise ValueError(
+            f"{name} must be a batch of images of shape (batch, {', '.join(map(str, image_shape))}) "
+            f"for this model, got shape {shape}."
+        )
+
+
+def as_concrete_numpy(x):
+    """Returns `x` as a NumPy array, or None when `x` is symbolic (traced)."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(ops.convert_to_numpy(x))
+    except Exception:  # Graph tensors and JAX tracers have no value yet.
+        return None
+
+
+def check_values(array, unit_interval=False, name="x"):
+    """Raises ValueError on NaN/infinite pixels, or pixels outside [0, 1]."""
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}.")
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise ValueError(
+            f"{name} has {np.size(finite) - np.count_nonzero(finite)} NaN or infinite pixel(s)."
+        )
+    if unit_interval and array.size and (array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError(
+            f"{name} must have pixels in [0, 1] for the Bernoulli model, got pixels in "
+            f"[{array.min()}, {array.max()}]."
+        )
+
+
+def check_images(x, image_shape, unit_interval=False, name="x"):
+    """Checks an array or tensor batch: shape, then values when concrete."""
+    check_shape(ops.shape(x), image_shape, name)
+    array = as_concrete_numpy(x)
+    if array is not None:
+        check_values(array, unit_interval, name)
+
+
+def _first_component(element):
+    """The images in a dataset element: x, or x from (x, y[, w])."""
+    return element[0] if isinstance(element, (tuple, list)) else element
+
+
+def checked_dataset(dataset, image_shape, unit_interval=False, name="x"):
+    """Returns `dataset` with the image checks asserted on every batch.
+
+    The shape is checked at once from the element spec; the values as the
+    batches are produced (a `tf.errors.InvalidArgumentError` naming the
+    problem).
+    """
+    spec = _first_component(dataset.element_spec)
+    check_shape(spec.shape, image_shape, name)
+
+    def check(*element):
+        images = _first_component(element)
+        asserts = [
+            tf.debugging.assert_all_finite(
+                tf.cast(images, tf.float32), f"{name} has NaN or infinite pixel(s)."
+            )
+        ]
+        if unit_interval:
+            asserts += [
+                tf.debugging.assert_greater_equal(
+                    tf.reduce_min(images), tf.cast(0, images.dtype),
+                    message=f"{name} must have pixels in [0, 1] for the Bernoulli model."),
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(images), tf.cast(1, images.dtype),
+                    message=f"{name} must have pixels in [0, 1] for the Bernoulli model."),
+            ]
+        with tf.control_dependencies(asserts):
+            return tf.nest.map_structure(tf.identity, element if len(element) > 1 else element[0])
+
+    return dataset.map(check)
+
+
+def checked_input(x, image_shape, unit_interval=False, name="x"):
+    """Checks what a user hands to fit/evaluate/predict and returns it.
+
+    Arrays and tensors are checked now; a `tf.data.Dataset` gets its checks
+    mapped over it; anything else (generators, `PyDataset`) passes unchecked
+    here and meets only the shape check in `call`.
+    """
+    if x is None:
+        return x
+    if isinstance(x, tf.data.Dataset):
+        return checked_dataset(x, image_shape, unit_interval, name)
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        check_images(x, image_shape, unit_interval, name)
+    return x
