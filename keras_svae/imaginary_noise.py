@@ -16,6 +16,7 @@ optimum; `include_constant=True` adds them back, for values in nats.
 
 import math
 
+from keras import backend
 from keras import ops
 
 NOISE_MODELS = ("gaussian", "laplace", "bernoulli")
@@ -45,6 +46,14 @@ def _num_pixels(x):
     return math.prod(x.shape[1:])
 
 
+def _as_tensors(x, logits):
+    """Both arguments as tensors of the logits' float dtype (NumPy accepted)."""
+    logits = ops.convert_to_tensor(logits)
+    if not backend.is_float_dtype(logits.dtype):
+        logits = ops.cast(logits, "float32")
+    return ops.cast(ops.convert_to_tensor(x), logits.dtype), logits
+
+
 class Gaussian:
     """Imaginary Gaussian noise model N(x | x_hat, sigma^2 I) (eq. 5).
 
@@ -65,6 +74,7 @@ class Gaussian:
             logits: decoder logits; x_hat = sigmoid(logits).
             include_constant: add d/2 log(2 pi sigma^2).
         """
+        x, logits = _as_tensors(x, logits)
         x_hat = ops.sigmoid(logits)
         nll = _sum_over_pixels(ops.square(x - x_hat)) / (2.0 * self.scale**2)
         if include_constant:
@@ -92,6 +102,7 @@ class Laplace:
             logits: decoder logits; x_hat = sigmoid(logits).
             include_constant: add d log(2 alpha).
         """
+        x, logits = _as_tensors(x, logits)
         x_hat = ops.sigmoid(logits)
         nll = _sum_over_pixels(ops.abs(x - x_hat)) / self.scale
         if include_constant:
@@ -112,6 +123,7 @@ class Bernoulli:
 
     def negative_log_likelihood(self, x, logits, include_constant=False):
         del include_constant  # The Bernoulli likelihood is already normalised.
+        x, logits = _as_tensors(x, logits)
         return _sum_over_pixels(ops.softplus(logits) - x * logits)
 
 

@@ -1,0 +1,50 @@
+"""Real noise for testing the models: y = x + noise, or salt-and-pepper.
+
+These corrupt test images for the robustness experiments (Figures 2-6). The
+models never see them in training: their noise is only imaginary.
+Every op takes a `seed` (int or `keras.random.SeedGenerator`) and runs on any
+backend.
+"""
+
+import math
+
+from keras import ops
+from keras import random
+
+
+def _nonnegative(name, value):
+    value = float(value)
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError(f"{name} must be finite and >= 0, got {name}={value}.")
+    return value
+
+
+def gaussian(x, sigma, seed=None):
+    """y = x + eps, eps ~ N(0, sigma^2 I)."""
+    sigma = _nonnegative("sigma", sigma)
+    x = ops.convert_to_tensor(x, "float32")
+    return x + sigma * random.normal(ops.shape(x), dtype=x.dtype, seed=seed)
+
+
+def laplace(x, alpha, seed=None):
+    """y = x + eps, eps_i ~ Laplace(0, alpha) independently (mean |eps_i| = alpha).
+
+    Drawn as the difference of two Exponential(1/alpha) variables.
+    """
+    alpha = _nonnegative("alpha", alpha)
+    x = ops.convert_to_tensor(x, "float32")
+    # 1 - U lies in (0, 1], so the logarithm is finite.
+    u = random.uniform((2,) + tuple(ops.shape(x)), dtype=x.dtype, seed=seed)
+    exponentials = -ops.log(1.0 - u)
+    return x + alpha * (exponentials[0] - exponentials[1])
+
+
+def salt_and_pepper(x, p, seed=None):
+    """Replaces each pixel with probability p by 0 or 1 (each half the time)."""
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability in [0, 1], got p={p}.")
+    x = ops.convert_to_tensor(x, "float32")
+    u = random.uniform((2,) + tuple(ops.shape(x)), dtype=x.dtype, seed=seed)
+    salt = ops.cast(u[1] < 0.5, x.dtype)
+    return ops.where(u[0] < p, salt, x)

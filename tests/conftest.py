@@ -1,0 +1,47 @@
+"""Shared test setup: the offline MNIST file, and checks every model needs."""
+
+import os
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
+
+# Tests read MNIST from the shared offline copy unless told otherwise.
+os.environ.setdefault("KERAS_SVAE_MNIST", str(SHARED_MNIST))
+
+
+@pytest.fixture(scope="session")
+def mnist_path():
+    path = pathlib.Path(os.environ["KERAS_SVAE_MNIST"])
+    if not path.is_file():
+        pytest.fail(f"MNIST is missing at {path}; set KERAS_SVAE_MNIST to a Keras-layout mnist.npz.")
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    keras.utils.set_random_seed(0)
+
+
+def to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def weights_of(model):
+    return [to_numpy(v).copy() for v in model.weights]
+
+
+def assert_weights_equal(model, before):
+    after = weights_of(model)
+    assert len(after) == len(before)
+    for a, b in zip(after, before):
+        np.testing.assert_array_equal(a, b)
+
+
+# A small network of the same family, for fast tests.
+SMALL = dict(image_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
+             decoder_units=32)
