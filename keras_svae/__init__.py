@@ -1,6 +1,14 @@
 """keras_svae: learning and inference in imaginary noise models, on Keras 3."""
 
-from keras_svae.sigma_vae import SigmaVAE, alpha_vae, sigma_vae, vanilla_vae
+from keras_svae import corruption
+from keras_svae import data
+from keras_svae import imaginary_noise
+from keras_svae import networks
+from keras_svae import posterior
+from keras_svae.vae import SigmaVAE, alpha_vae, sigma_vae, vanilla_vae
 
-__all__ = ["SigmaVAE", "alpha_vae", "sigma_vae", "vanilla_vae"]
+__all__ = [
+    "SigmaVAE", "alpha_vae", "sigma_vae", "vanilla_vae",
+    "corruption", "data", "imaginary_noise", "networks", "posterior",
+]
 __version__ = "0.1.0"
