@@ -1,4 +1,4 @@
-r"""Trains a sigma-VAE, alpha-VAE or vanilla VAE on MNIST.
+r"""Trains a sigma-VAE, alpha-VAE, vanilla VAE or DEEN on MNIST.
 
     python examples/train.py --model=sigma_vae --sigma=0.9 --epochs=1 \
         --data=../shared/data/mnist.npz --outdir=runs/sigma_0.9
@@ -17,7 +17,7 @@ from keras_svae import training
 _DEFAULTS = training.TrainConfig()
 
 flags.DEFINE_enum("model", _DEFAULTS.model, training.MODELS, "Which model to train.")
-flags.DEFINE_float("sigma", _DEFAULTS.sigma, "sigma-VAE: imaginary Gaussian noise std.")
+flags.DEFINE_float("sigma", _DEFAULTS.sigma, "sigma-VAE: imaginary Gaussian noise std; DEEN: training noise std.")
 flags.DEFINE_float("alpha", _DEFAULTS.alpha, "alpha-VAE: imaginary Laplace noise scale.")
 flags.DEFINE_float("beta", _DEFAULTS.beta, "Weight of the KL term.")
 flags.DEFINE_integer("strides", _DEFAULTS.strides, "Encoder stride: 2 downsamples, 1 does not.")

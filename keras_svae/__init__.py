@@ -5,10 +5,11 @@ from keras_svae import data
 from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
+from keras_svae.deen import DEEN
 from keras_svae.vae import SigmaVAE, alpha_vae, sigma_vae, vanilla_vae
 
 __all__ = [
-    "SigmaVAE", "alpha_vae", "sigma_vae", "vanilla_vae",
+    "DEEN", "SigmaVAE", "alpha_vae", "sigma_vae", "vanilla_vae",
     "corruption", "data", "imaginary_noise", "networks", "posterior",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The networks of Section 5: the ConvNet encoder, the MLP decoder, the energy net.
+"""The networks: the ConvNet encoder and MLP decoder (Section 5), DEEN's energy nets.
 
 Section 5 of the paper: "the encoder was a ConvNet with expanding channels =
 (32, 64, 128), without pooling, fc = (200), and the linear readout with
@@ -15,6 +15,7 @@ import math
 
 import keras
 from keras import layers
+from keras import ops
 
 PRESETS = {
     "strided": {"strides": 2},
@@ -54,11 +55,16 @@ class ConvFeatures(layers.Layer):
         self.strides = normalize_strides(strides, len(self.conv_channels))
         self.units = int(units)
         self.convs = [
-            layers.Conv2D(c, 3, strides=s, padding="same", activation="silu", name=f"conv{i}")
+            layers.Conv2D(
+                c, 3, strides=s, padding="same", activation="silu", name=f"conv{i}",
+                dtype=self.dtype_policy,
+            )
             for i, (c, s) in enumerate(zip(self.conv_channels, self.strides))
         ]
-        self.flatten = layers.Flatten()
-        self.dense = layers.Dense(self.units, activation="silu", name="fc")
+        self.flatten = layers.Flatten(dtype=self.dtype_policy)
+        self.dense = layers.Dense(
+            self.units, activation="silu", name="fc", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -95,9 +101,11 @@ class Encoder(layers.Layer):
     def __init__(self, latent_dim=100, conv_channels=(32, 64, 128), strides=2, units=200, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
-        self.features = ConvFeatures(conv_channels, strides, units, name="features")
-        self.mean = layers.Dense(self.latent_dim, name="mean")
-        self.log_var = layers.Dense(self.latent_dim, name="log_var")
+        self.features = ConvFeatures(
+            conv_channels, strides, units, name="features", dtype=self.dtype_policy
+        )
+        self.mean = layers.Dense(self.latent_dim, name="mean", dtype=self.dtype_policy)
+        self.log_var = layers.Dense(self.latent_dim, name="log_var", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.features.build(input_shape)
@@ -136,9 +144,13 @@ class Decoder(layers.Layer):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.units = int(units)
-        self.hidden = layers.Dense(self.units, activation="silu", name="hidden")
-        self.readout = layers.Dense(math.prod(self.image_shape), name="readout")
-        self.reshape = layers.Reshape(self.image_shape)
+        self.hidden = layers.Dense(
+            self.units, activation="silu", name="hidden", dtype=self.dtype_policy
+        )
+        self.readout = layers.Dense(
+            math.prod(self.image_shape), name="readout", dtype=self.dtype_policy
+        )
+        self.reshape = layers.Reshape(self.image_shape, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.hidden.build(input_shape)
@@ -153,4 +165,84 @@ class Decoder(layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(image_shape=list(self.image_shape), units=self.units)
+        return config
+
+
+def _energy_readout(dtype):
+    # A bias would add a constant to f, whose input gradient is identically zero.
+    return layers.Dense(1, use_bias=False, name="energy", dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_svae")
+class EnergyNetwork(layers.Layer):
+    """DEEN's energy f(y): the encoder's ConvNet trunk, then a scalar per example.
+
+    Args:
+        conv_channels, strides, units: see `ConvFeatures`.
+    """
+
+    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, **kwargs):
+        super().__init__(**kwargs)
+        self.features = ConvFeatures(
+            conv_channels, strides, units, name="features", dtype=self.dtype_policy
+        )
+        self.readout = _energy_readout(self.dtype_policy)
+
+    def build(self, input_shape):
+        self.features.build(input_shape)
+        self.readout.build(self.features.compute_output_shape(input_shape))
+
+    def call(self, y):
+        return ops.squeeze(self.readout(self.features(y)), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            conv_channels=list(self.features.conv_channels),
+            strides=list(self.features.strides),
+            units=self.features.units,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_svae")
+class MLPEnergy(layers.Layer):
+    """An energy f(y) for vector (or flattened) data: SiLU MLP, scalar readout.
+
+    Args:
+        units: tuple of ints, the hidden widths. Defaults to (128, 128).
+    """
+
+    def __init__(self, units=(128, 128), **kwargs):
+        super().__init__(**kwargs)
+        self.units = tuple(int(u) for u in units)
+        self.flatten = layers.Flatten(dtype=self.dtype_policy)
+        self.hidden = [
+            layers.Dense(u, activation="silu", name=f"hidden{i}", dtype=self.dtype_policy)
+            for i, u in enumerate(self.units)
+        ]
+        self.readout = _energy_readout(self.dtype_policy)
+
+    def build(self, input_shape):
+        shape = (input_shape[0], math.prod(input_shape[1:]))
+        for dense in self.hidden:
+            dense.build(shape)
+            shape = (shape[0], dense.units)
+        self.readout.build(shape)
+
+    def call(self, y):
+        h = self.flatten(y)
+        for dense in self.hidden:
+            h = dense(h)
+        return ops.squeeze(self.readout(h), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=list(self.units))
         return config

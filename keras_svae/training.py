@@ -19,9 +19,11 @@ import os
 import keras
 
 from keras_svae import data
+from keras_svae import deen
+from keras_svae import networks
 from keras_svae import vae
 
-MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae")
+MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae", "deen")
 
 
 @dataclasses.dataclass
@@ -30,11 +32,12 @@ class TrainConfig:
 
     Attributes:
         model: one of `MODELS`.
-        sigma: the sigma-VAE's imaginary Gaussian std (eq. 5).
+        sigma: the sigma-VAE's imaginary Gaussian std (eq. 5), or DEEN's
+            training noise std (eq. 2).
         alpha: the alpha-VAE's imaginary Laplace scale (eq. 10).
         beta: the KL weight (Theorem 1's (sigma, beta)-VAE).
         strides: encoder convolution stride (2: "strided", 1: "no_downsampling").
-        latent_dim: dimension of z.
+        latent_dim: dimension of z (VAEs only).
         epochs, batch_size, learning_rate: the Adam schedule.
         data: a Keras-layout mnist.npz; None reads $KERAS_SVAE_MNIST, then tfds.
         train_size, test_size: use only the first N images of each split (0: all).
@@ -60,6 +63,9 @@ class TrainConfig:
 
 def build_model(config):
     """The uncompiled model that `config` describes."""
+    if config.model == "deen":
+        energy = networks.EnergyNetwork(strides=config.strides)
+        return deen.DEEN(config.sigma, energy=energy, seed=config.seed)
     network = dict(strides=config.strides, latent_dim=config.latent_dim, seed=config.seed)
     if config.model == "sigma_vae":
         return vae.sigma_vae(config.sigma, beta=config.beta, **network)

@@ -26,7 +26,7 @@ from keras_svae import validation
 
 
 @keras.saving.register_keras_serializable(package="keras_svae")
-class SigmaVAE(keras.Model):
+class SigmaVAE(validation.InputChecks, keras.Model):
     """A VAE whose decoder is an imaginary noise model (Definition 1).
 
     Args:
@@ -83,9 +83,12 @@ class SigmaVAE(keras.Model):
 
         # Networks (Section 5).
         self.encoder = networks.Encoder(
-            latent_dim, conv_channels, strides, encoder_units, name="encoder"
+            latent_dim, conv_channels, strides, encoder_units, name="encoder",
+            dtype=self.dtype_policy,
         )
-        self.decoder = networks.Decoder(self.image_shape, decoder_units, name="decoder")
+        self.decoder = networks.Decoder(
+            self.image_shape, decoder_units, name="decoder", dtype=self.dtype_policy
+        )
         self.seed_generator = keras.random.SeedGenerator(seed)
 
         # Metrics; Keras adds its own `loss` tracker at compile time.
@@ -106,6 +109,15 @@ class SigmaVAE(keras.Model):
     @property
     def scale(self):
         return self.noise_model.scale
+
+    @property
+    def data_shape(self):
+        return self.image_shape
+
+    @property
+    def _unit_interval(self):
+        # The Bernoulli likelihood is defined for pixels in [0, 1] only.
+        return self.noise == "bernoulli"
 
     @property
     def latent_dim(self):
@@ -222,34 +234,6 @@ class SigmaVAE(keras.Model):
 
     def _seed(self, seed):
         return self.seed_generator if seed is None else seed
-
-    # ------------------------------------------------------------------
-    # Input checks where data enters (see `validation`).
-
-    def _checked(self, x, name="x", unit_interval=None):
-        if unit_interval is None:
-            unit_interval = self.noise == "bernoulli"
-        return validation.checked_input(x, self.image_shape, unit_interval, name)
-
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        x = self._checked(x)
-        if isinstance(validation_data, (tuple, list)):
-            self._checked(validation_data[0], "validation_data")
-        else:
-            validation_data = self._checked(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(self._checked(x), y, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        return super().predict(self._checked(x, unit_interval=False), *args, **kwargs)
-
-    def train_on_batch(self, x, y=None, *args, **kwargs):
-        return super().train_on_batch(self._checked(x), y, *args, **kwargs)
-
-    def test_on_batch(self, x, y=None, *args, **kwargs):
-        return super().test_on_batch(self._checked(x), y, *args, **kwargs)
 
     # ------------------------------------------------------------------
     # Serialization.

@@ -22,7 +22,7 @@ def check_shape(shape, image_shape, name="x"):
         for got, want in zip(shape[1:], expected[1:])
     ):
         raise ValueError(
-            f"{name} must be a batch of images of shape (batch, {', '.join(map(str, image_shape))}) "
+            f"{name} must be a batch of shape (batch, {', '.join(map(str, image_shape))}) "
             f"for this model, got shape {shape}."
         )
 
@@ -113,3 +113,41 @@ def checked_input(x, image_shape, unit_interval=False, name="x"):
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         check_images(x, image_shape, unit_interval, name)
     return x
+
+
+class InputChecks:
+    """Mixin for `keras.Model`s: checks data where it enters fit/evaluate/predict.
+
+    The model defines `data_shape` (one example's shape) and
+    `_unit_interval` (whether training data must lie in [0, 1]). Inputs and,
+    when given, targets are checked; `predict` checks only shape and
+    finiteness (it is meant for noisy data).
+    """
+
+    def _checked(self, x, name="x", unit_interval=None):
+        unit_interval = self._unit_interval if unit_interval is None else unit_interval
+        return checked_input(x, self.data_shape, unit_interval, name)
+
+    def _checked_targets(self, y):
+        # Targets, where a model takes them (DEEN's clean x for noisy inputs).
+        return y if y is None else self._checked(y, "y")
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        x, y = self._checked(x), self._checked_targets(y)
+        if isinstance(validation_data, (tuple, list)):
+            self._checked(validation_data[0], "validation_data")
+        else:
+            validation_data = self._checked(validation_data, "validation_data")
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        return super().evaluate(self._checked(x), self._checked_targets(y), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self._checked(x, unit_interval=False), *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        return super().train_on_batch(self._checked(x), self._checked_targets(y), *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        return super().test_on_batch(self._checked(x), self._checked_targets(y), *args, **kwargs)

@@ -25,21 +25,28 @@ def run_example(script, *flags):
 
 
 @pytest.mark.parametrize("model_flags", [["--model=sigma_vae", "--sigma=0.5"],
-                                         ["--model=vanilla_vae", "--strides=1"]])
+                                         ["--model=vanilla_vae", "--strides=1"],
+                                         ["--model=deen", "--sigma=0.6"]])
 def test_train_writes_model_metrics_and_logs(tmp_path, mnist_path, model_flags):
     outdir = tmp_path / "run"
     result = run_example("train.py", *model_flags, *TINY, f"--data={mnist_path}",
                          f"--outdir={outdir}")
-    assert "test: elbo=" in result.stdout
+    assert "test: loss=" in result.stdout or "test: elbo=" in result.stdout
     assert "step" in result.stdout  # Keras's progress bar.
     report = json.loads((outdir / "metrics.json").read_text())
-    assert set(report["test"]) == {"loss", "recon", "kl", "mse", "elbo"}
-    assert report["config"]["model"] == model_flags[0].split("=")[1]
+    name = model_flags[0].split("=")[1]
+    assert report["config"]["model"] == name
     assert all(np.isfinite(v) for v in report["test"].values())
     model = keras.saving.load_model(outdir / "model.keras")
-    assert model.latent_dim == 8
     x = np.zeros((2, 28, 28, 1), "float32")
-    assert to_numpy(model.reconstruct(x, seed=1)).shape == (2, 28, 28, 1)
+    if name == "deen":
+        assert set(report["test"]) == {"loss", "mse", "noisy_mse"}
+        assert model.sigma == 0.6
+        assert to_numpy(model.denoise(x)).shape == (2, 28, 28, 1)
+    else:
+        assert set(report["test"]) == {"loss", "recon", "kl", "mse", "elbo"}
+        assert model.latent_dim == 8
+        assert to_numpy(model.reconstruct(x, seed=1)).shape == (2, 28, 28, 1)
     events = list(pathlib.Path(outdir / "logs").rglob("events.out.tfevents.*"))
     assert {p.parent.name for p in events} >= {"train", "validation"}
 
