@@ -20,6 +20,7 @@ import warnings
 import keras
 from keras import ops
 
+from keras_svae import distribution
 from keras_svae import imaginary_noise
 from keras_svae import input_gradient
 from keras_svae import networks
@@ -100,14 +101,15 @@ class DEEN(validation.InputChecks, keras.Model):
             raise ValueError("DEEN does not take sample weights.")
         if y is None:
             clean = ops.cast(x, self.compute_dtype)
-            eps = keras.random.normal(ops.shape(clean), dtype=clean.dtype, seed=self.seed_generator)
+            eps = distribution.normal(ops.shape(clean), clean.dtype, self.seed_generator)
             noisy = clean + self.sigma * eps
         else:
             noisy, clean = ops.cast(x, self.compute_dtype), ops.cast(y, self.compute_dtype)
         error = _per_example_squared_error(clean, self._denoise(noisy))
         self.mse_tracker.update_state(error)
         self.noisy_mse_tracker.update_state(_per_example_squared_error(clean, noisy))
-        return ops.mean(error)
+        # Per replica under tf.distribute: Keras sums the replicas' gradients.
+        return distribution.scale_loss(ops.mean(error))
 
     # ------------------------------------------------------------------
     # Public API (eager; inputs are checked).

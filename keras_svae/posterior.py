@@ -6,7 +6,8 @@ the log-variance log s^2 (unconstrained, so any real output is valid).
 """
 
 from keras import ops
-from keras import random
+
+from keras_svae import distribution
 
 
 def sample(mean, log_var, seed):
@@ -19,8 +20,11 @@ def sample(mean, log_var, seed):
         mean: (batch, latent_dim) posterior means.
         log_var: (batch, latent_dim) posterior log-variances.
         seed: a `keras.random.SeedGenerator` or an int.
+
+    Under a `tf.distribute` strategy each replica draws its own rows of the
+    global batch's noise (see `distribution.normal`).
     """
-    eps = random.normal(ops.shape(mean), dtype=mean.dtype, seed=seed)
+    eps = distribution.normal(ops.shape(mean), mean.dtype, seed)
     return mean + ops.exp(0.5 * log_var) * eps
 
 

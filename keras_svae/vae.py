@@ -19,6 +19,7 @@ every backend, and `evaluate` reports the same metrics as `fit`.
 import keras
 from keras import ops
 
+from keras_svae import distribution
 from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
@@ -167,7 +168,8 @@ class SigmaVAE(validation.InputChecks, keras.Model):
         self.kl_tracker.update_state(terms["kl"])
         self.mse_tracker.update_state(terms["mse"])
         self.elbo_tracker.update_state(-(terms["recon"] + terms["kl"]))
-        return ops.mean(terms["recon"] + self.beta * terms["kl"])
+        # Per replica under tf.distribute: Keras sums the replicas' gradients.
+        return distribution.scale_loss(ops.mean(terms["recon"] + self.beta * terms["kl"]))
 
     # ------------------------------------------------------------------
     # Public inference API (eager; inputs are checked).
