@@ -82,7 +82,7 @@ def load_mnist(split="train", path=None, data_dir=None, download=True):
     return _load_tfds(split, data_dir, download)
 
 
-def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=False):
+def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=False, epoch=None):
     """A `tf.data` pipeline of image batches (no labels) for `fit`/`evaluate`.
 
     Every Keras backend accepts a `tf.data.Dataset` in `fit`; the pipeline
@@ -94,11 +94,32 @@ def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=Fal
         shuffle: shuffle the whole set each epoch.
         seed: int or None, the shuffle seed.
         drop_remainder: drop the last partial batch.
+        epoch: optional int64 `tf.Variable` holding the epoch about to run
+            (kept current by `callbacks.EpochSeed`). The order of epoch e is
+            then a function of (seed, e) alone, so a run resumed at epoch e
+            sees the batches an uninterrupted run would.
     """
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size}.")
-    dataset = tf.data.Dataset.from_tensor_slices(images)
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
+    if shuffle and epoch is not None:
+        dataset = _epoch_seeded_batches(images, int(batch_size), seed or 0, drop_remainder, epoch)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(images)
+        if shuffle:
+            dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_seeded_batches(images, batch_size, seed, drop_remainder, epoch):
+    images = tf.constant(images)
+    n = int(images.shape[0])
+
+    def permutation(_):
+        # Read when an epoch's iterator starts: after EpochSeed has set it.
+        key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
+        return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+
+    indices = tf.data.Dataset.from_tensors(0).map(permutation).unbatch()
+    indices = indices.batch(batch_size, drop_remainder=drop_remainder)
+    return indices.map(lambda i: tf.gather(images, i))

@@ -24,11 +24,12 @@ from keras_svae import distribution
 from keras_svae import imaginary_noise
 from keras_svae import input_gradient
 from keras_svae import networks
+from keras_svae import random_state
 from keras_svae import validation
 
 
 @keras.saving.register_keras_serializable(package="keras_svae")
-class DEEN(validation.InputChecks, keras.Model):
+class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     """Deep energy estimator network with its Bayes estimator (eqs. 2-3).
 
     `model(y)` returns the energies f(y), one per example. Training data:

@@ -1,25 +1,40 @@
 """Training a model of this package on MNIST: the library behind examples/train.py.
 
 `train_and_evaluate(config, outdir)` builds the model that `config` names,
-fits it on the MNIST training set with `model.fit`, evaluates it on the test
-set and leaves in `outdir`:
+fits it on the MNIST training set with `model.fit` (on one device, under a
+`tf.distribute` strategy, or with JAX data parallelism), evaluates it on the
+test set and leaves in `outdir`:
 
-* `model.keras`: the trained model (`keras.saving.load_model` reads it back),
-* `metrics.json`: the final test metrics and the config that produced them,
-* `logs/`: TensorBoard scalars, written by `keras.callbacks.TensorBoard`.
+* `backup/`: `keras.callbacks.BackupAndRestore`'s state; rerunning the same
+  command after a crash or a kill resumes from the last finished epoch, with
+  the same data order and random draws as an uninterrupted run,
+* `last.keras` (every finite epoch) and `best.keras` (lowest validation loss),
+* `history.csv`: the epoch metrics, appended across resumes,
+* `metrics.json`: the final test metrics and the config; its presence marks
+  the run finished, and a rerun returns it instead of training again,
+* `logs/`: TensorBoard scalars, robustness image grids, prior samples and
+  the hyperparameters.
 
 The defaults are the paper's schedule (Section 5): Adam, learning rate 1e-4,
 batch size 16, 100 epochs.
 """
 
+import contextlib
+import csv
 import dataclasses
+import datetime
 import json
+import math
 import os
+import types
 
 import keras
+import tensorflow as tf
 
+from keras_svae import callbacks
 from keras_svae import data
 from keras_svae import deen
+from keras_svae import distribution
 from keras_svae import networks
 from keras_svae import vae
 
@@ -38,10 +53,15 @@ class TrainConfig:
         beta: the KL weight (Theorem 1's (sigma, beta)-VAE).
         strides: encoder convolution stride (2: "strided", 1: "no_downsampling").
         latent_dim: dimension of z (VAEs only).
-        epochs, batch_size, learning_rate: the Adam schedule.
+        epochs, batch_size, learning_rate: the Adam schedule; batch_size is
+            the global batch, split across replicas.
         data: a Keras-layout mnist.npz; None reads $KERAS_SVAE_MNIST, then tfds.
         train_size, test_size: use only the first N images of each split (0: all).
-        seed: seeds weights, shuffling and the posterior draws.
+        seed: seeds weights, data order and the random draws.
+        strategy: TensorFlow's `distribution.STRATEGIES` entry.
+        tpu: TPU address for strategy "tpu".
+        data_parallel: JAX: data parallelism over all devices.
+        log_every: optimizer steps between step-level TensorBoard scalars.
         verbose: Keras progress output (1: a progress bar per epoch).
     """
 
@@ -58,7 +78,20 @@ class TrainConfig:
     train_size: int = 0
     test_size: int = 0
     seed: int = 0
+    strategy: str = "default"
+    tpu: str = None
+    data_parallel: bool = False
+    log_every: int = 100
     verbose: int = 1
+
+
+def run_paths(outdir):
+    """The files of a run folder (see the module docstring)."""
+    names = dict(backup="backup", last="last.keras", best="best.keras", history="history.csv",
+                 metrics="metrics.json", logs="logs")
+    return types.SimpleNamespace(
+        outdir=outdir, **{key: os.path.join(outdir, name) for key, name in names.items()}
+    )
 
 
 def build_model(config):
@@ -76,31 +109,131 @@ def build_model(config):
     raise ValueError(f"model must be one of {MODELS}, got {config.model!r}.")
 
 
+def device_scope(config):
+    """The context to build and compile the model in, and its jit_compile.
+
+    Under a TF strategy with several replicas, XLA is off: Keras's TF trainer
+    with `jit_compile=True` under MirroredStrategy on CPU fails (a resource
+    lives on another device), and the strategy itself already runs one
+    compiled graph per replica.
+    """
+    if config.data_parallel:
+        distribution.jax_data_parallel()
+        return contextlib.nullcontext(), "auto"
+    if keras.backend.backend() != "tensorflow":
+        if config.strategy != "default":
+            raise ValueError(
+                f"--strategy={config.strategy} needs KERAS_BACKEND=tensorflow; "
+                "with JAX use --data_parallel."
+            )
+        return contextlib.nullcontext(), "auto"
+    strategy = distribution.tf_strategy(config.strategy, config.tpu)
+    return strategy.scope(), "auto" if strategy.num_replicas_in_sync == 1 else False
+
+
+class LastCheckpoint(keras.callbacks.Callback):
+    """Saves the model after every epoch whose loss is finite (atomically)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and math.isfinite(logs.get("loss", float("nan"))):
+            partial = self.path + ".partial.keras"
+            self.model.save(partial)
+            os.replace(partial, self.path)  # Never a half-written last.keras.
+
+
+def _best_validation_loss(history_path):
+    """The lowest val_loss in history.csv so far (None for a new run)."""
+    if not os.path.exists(history_path):
+        return None
+    with open(history_path) as f:
+        losses = [float(row["val_loss"]) for row in csv.DictReader(f) if row.get("val_loss")]
+    finite = [v for v in losses if math.isfinite(v)]
+    return min(finite) if finite else None
+
+
 def _first(images, n):
     return images[:n] if n else images
 
 
-def train_and_evaluate(config, outdir):
-    """Trains, evaluates and saves one model; returns the test metrics (a dict)."""
+def _set_aside(outdir):
+    """Renames a finished run folder so that a retrain loses nothing."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = f"{outdir.rstrip(os.sep)}.previous-{stamp}"
+    os.rename(outdir, target)
+    return target
+
+
+def train_and_evaluate(config, outdir, retrain=False):
+    """Trains (or resumes), evaluates and saves one run; returns the test metrics.
+
+    Args:
+        config: a `TrainConfig`.
+        outdir: the run folder (see the module docstring).
+        retrain: when the run has finished already, move its folder aside to
+            `<outdir>.previous-<time>` and train anew; otherwise return its
+            metrics without training.
+    """
+    paths = run_paths(outdir)
+    if os.path.exists(paths.metrics):
+        if not retrain:
+            with open(paths.metrics) as f:
+                return json.load(f)["test"]
+        _set_aside(outdir)
     os.makedirs(outdir, exist_ok=True)
+
     keras.utils.set_random_seed(config.seed)
     x_train = _first(data.load_mnist("train", path=config.data)[0], config.train_size)
     x_test = _first(data.load_mnist("test", path=config.data)[0], config.test_size)
 
-    model = build_model(config)
-    model.compile(keras.optimizers.Adam(config.learning_rate))
-    model.fit(
-        data.make_dataset(x_train, config.batch_size, seed=config.seed),
+    scope, jit_compile = device_scope(config)
+    with scope:
+        model = build_model(config)
+        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile)
+
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.
+    train = data.make_dataset(x_train, config.batch_size, seed=config.seed, epoch=epoch)
+    test = data.make_dataset(x_test, 250, shuffle=False)
+    history = model.fit(
+        train,
         epochs=config.epochs,
-        shuffle=False,  # The dataset reshuffles itself every epoch.
-        validation_data=data.make_dataset(x_test, 250, shuffle=False),
-        callbacks=[keras.callbacks.TensorBoard(os.path.join(outdir, "logs"), update_freq=100)],
+        validation_data=test,
+        shuffle=False,  # The dataset orders every epoch itself.
+        callbacks=_callbacks(config, paths, epoch, x_test),
         verbose=config.verbose,
     )
-    metrics = model.evaluate(
-        data.make_dataset(x_test, 250, shuffle=False), verbose=0, return_dict=True
-    )
-    model.save(os.path.join(outdir, "model.keras"))
-    with open(os.path.join(outdir, "metrics.json"), "w") as f:
+    losses = history.history.get("loss", [])
+    if losses and not all(math.isfinite(v) for v in losses):
+        raise FloatingPointError(
+            f"Training diverged: the loss became NaN or infinite. {paths.last} holds the last "
+            "epoch with a finite loss; try a lower --learning_rate."
+        )
+
+    metrics = model.evaluate(test, verbose=0, return_dict=True)
+    partial = paths.metrics + ".partial"
+    with open(partial, "w") as f:
         json.dump({"test": metrics, "config": dataclasses.asdict(config)}, f, indent=2)
+    os.replace(partial, paths.metrics)  # Written last: it marks the run finished.
     return metrics
+
+
+def _callbacks(config, paths, epoch, x_test):
+    return [
+        keras.callbacks.TerminateOnNaN(),
+        callbacks.EpochSeed(epoch),
+        keras.callbacks.BackupAndRestore(paths.backup),
+        keras.callbacks.CSVLogger(paths.history, append=True),
+        LastCheckpoint(paths.last),
+        keras.callbacks.ModelCheckpoint(
+            paths.best, monitor="val_loss", save_best_only=True,
+            initial_value_threshold=_best_validation_loss(paths.history),
+        ),
+        keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
+        callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
+        callbacks.RobustnessImages(os.path.join(paths.logs, "images"), x_test[:8], seed=config.seed),
+        callbacks.HParams(paths.logs, dataclasses.asdict(config),
+                          trial_id=os.path.basename(os.path.normpath(paths.outdir))),
+    ]

@@ -23,11 +23,12 @@ from keras_svae import distribution
 from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
+from keras_svae import random_state
 from keras_svae import validation
 
 
 @keras.saving.register_keras_serializable(package="keras_svae")
-class SigmaVAE(validation.InputChecks, keras.Model):
+class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     """A VAE whose decoder is an imaginary noise model (Definition 1).
 
     Args:

@@ -37,7 +37,7 @@ def test_train_writes_model_metrics_and_logs(tmp_path, mnist_path, model_flags):
     name = model_flags[0].split("=")[1]
     assert report["config"]["model"] == name
     assert all(np.isfinite(v) for v in report["test"].values())
-    model = keras.saving.load_model(outdir / "model.keras")
+    model = keras.saving.load_model(outdir / "last.keras")
     x = np.zeros((2, 28, 28, 1), "float32")
     if name == "deen":
         assert set(report["test"]) == {"loss", "mse", "noisy_mse"}

@@ -105,6 +105,8 @@ def test_keras_file_round_trip(tmp_path, noise, scale, beta):
         np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
     np.testing.assert_array_equal(to_numpy(model.reconstruct(X, seed=9)),
                                   to_numpy(loaded.reconstruct(X, seed=9)))
+    # The seed generator's state is saved too: both continue the same stream.
+    np.testing.assert_array_equal(to_numpy(model.reconstruct(X)), to_numpy(loaded.reconstruct(X)))
     # The optimizer comes back too, so training can go on.
     loaded.fit(X, epochs=1, batch_size=8, verbose=0)
 

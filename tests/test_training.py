@@ -1,0 +1,132 @@
+"""Runs: TensorBoard views, rerun protection, and resuming a killed run exactly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+import keras_svae  # noqa: F401  (registers the classes that load_model needs)
+from conftest import REPO
+from keras_svae import training
+
+
+def tiny_config(mnist_path, **overrides):
+    fields = dict(model="sigma_vae", sigma=0.9, epochs=2, batch_size=64, train_size=256,
+                  test_size=100, latent_dim=8, data=mnist_path, log_every=2, verbose=0)
+    return training.TrainConfig(**{**fields, **overrides})
+
+
+def accumulator(path):
+    acc = event_accumulator.EventAccumulator(str(path), size_guidance={event_accumulator.TENSORS: 0})
+    acc.Reload()
+    return acc
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, mnist_path):
+    outdir = tmp_path_factory.mktemp("runs") / "sigma"
+    metrics = training.train_and_evaluate(tiny_config(mnist_path), str(outdir))
+    return outdir, metrics
+
+
+def test_tensorboard_has_scalars_images_and_hparams(finished_run):
+    outdir, _ = finished_run
+    logs = outdir / "logs"
+    # TF2 summaries, scalars included, are tensor events to this reader.
+    train_tags = set(accumulator(logs / "train").Tags()["tensors"])
+    metrics = {"loss", "recon", "kl", "mse", "elbo"}
+    assert {f"epoch_{m}" for m in metrics} | {f"step_{m}" for m in metrics} <= train_tags
+    assert {f"epoch_{m}" for m in metrics} <= set(accumulator(logs / "validation").Tags()["tensors"])
+
+    images = accumulator(logs / "images")
+    expected = {"robustness/gaussian_0.5": (8 * 28, 3 * 28), "robustness/gaussian_0.9": (8 * 28, 3 * 28),
+                "robustness/laplace_0.4": (8 * 28, 3 * 28),
+                "robustness/salt_and_pepper_0.5": (8 * 28, 3 * 28), "samples/prior": (4 * 28, 4 * 28)}
+    assert set(expected) <= set(images.Tags()["tensors"])
+    for tag, (width, height) in expected.items():
+        events = images.Tensors(tag)
+        assert [e.step for e in events] == [0, 1]  # One grid per epoch.
+        # An image summary holds [width, height, PNG...] as strings.
+        size = tuple(int(v) for v in events[-1].tensor_proto.string_val[:2])
+        assert size == (width, height), tag
+
+    content = accumulator(logs).PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    recorded = start.session_start_info.hparams
+    assert recorded["model"].string_value == "sigma_vae"
+    assert recorded["sigma"].number_value == pytest.approx(0.9)
+
+
+def test_run_folder_holds_checkpoints_history_and_metrics(finished_run):
+    outdir, metrics = finished_run
+    for name in ("last.keras", "best.keras", "history.csv", "metrics.json"):
+        assert (outdir / name).is_file(), name
+    assert not (outdir / "backup").exists() or not any((outdir / "backup").iterdir())
+    report = json.loads((outdir / "metrics.json").read_text())
+    assert report["test"] == metrics
+    assert len((outdir / "history.csv").read_text().strip().splitlines()) == 1 + 2  # 2 epochs.
+
+
+def test_a_finished_run_is_not_retrained_unless_asked(tmp_path, mnist_path):
+    outdir = tmp_path / "run"
+    config = tiny_config(mnist_path, epochs=1)
+    first = training.train_and_evaluate(config, str(outdir))
+    stamp = os.path.getmtime(outdir / "last.keras")
+    assert training.train_and_evaluate(config, str(outdir)) == first
+    assert os.path.getmtime(outdir / "last.keras") == stamp
+    training.train_and_evaluate(config, str(outdir), retrain=True)
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
+    assert len(kept) == 1 and (kept[0] / "metrics.json").is_file()
+    assert (outdir / "metrics.json").is_file()
+
+
+def test_divergence_raises_and_keeps_the_last_finite_checkpoint(tmp_path, mnist_path):
+    config = tiny_config(mnist_path, epochs=3, learning_rate=1e30)
+    with pytest.raises(FloatingPointError, match="NaN"):
+        training.train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+FLAGS = ["--model=sigma_vae", "--sigma=0.9", "--epochs=3", "--batch_size=32", "--train_size=1024",
+         "--test_size=100", "--latent_dim=8", "--verbose=0", "--seed=3"]
+
+
+def train_command(outdir, mnist_path):
+    return [sys.executable, str(REPO / "examples" / "train.py"), *FLAGS, f"--data={mnist_path}",
+            f"--outdir={outdir}"]
+
+
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, mnist_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(train_command(killed, mnist_path), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backup = killed / "backup" / "training_metadata.json"
+    deadline = time.time() + 300
+    while not backup.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)  # Mid-run, after the first epoch's backup.
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (killed / "metrics.json").exists()
+    assert json.loads(backup.read_text())["epoch"] < 2  # Killed before the last epoch.
+
+    subprocess.run(train_command(killed, mnist_path), env=env, check=True, capture_output=True,
+                   timeout=600)
+    whole = tmp_path / "whole"
+    subprocess.run(train_command(whole, mnist_path), env=env, check=True, capture_output=True,
+                   timeout=600)
+    resumed = keras.saving.load_model(killed / "last.keras").get_weights()
+    straight = keras.saving.load_model(whole / "last.keras").get_weights()
+    for a, b in zip(resumed, straight):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert (json.loads((killed / "metrics.json").read_text())["test"]["loss"] == pytest.approx(
+        json.loads((whole / "metrics.json").read_text())["test"]["loss"], rel=1e-5))
