@@ -7,7 +7,11 @@ Two engines, one model code:
   batch and *sums* the replicas' gradients, so a loss must be divided by the
   number of replicas (`scale_loss`) to give the single-device update.
 * JAX: `keras.distribution.DataParallel`, one SPMD program over the global
-  batch; no scaling is needed and random draws are already global.
+  batch; no scaling is needed and random draws are already global. Several
+  machines (or processes) join through `jax.distributed`
+  (`initialize_jax_processes`): what we recommend beyond one machine, because
+  Keras 3's `fit` under TF's MultiWorkerMirroredStrategy fails on its metric
+  reduction (tensorflow/tensorflow#72388: a scalar reduced over axis 0).
 
 Random draws: under a TF strategy every replica holds the same
 `SeedGenerator` state, so a naive draw repeats across replicas. `normal`
@@ -88,6 +92,29 @@ def tf_strategy(name="default", tpu=None):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
+
+
+def initialize_jax_processes(coordinator_address, num_processes, process_id):
+    """Joins this process to a multi-process JAX runtime (one per machine or worker).
+
+    Must run before any JAX computation. On CPUs the collectives go through
+    gloo; on GPUs and TPUs JAX picks its own. Then `jax_data_parallel` spans
+    the devices of every process.
+
+    Args:
+        coordinator_address: "host:port" of process 0, the same for all.
+        num_processes: int, how many processes take part.
+        process_id: int in [0, num_processes), this process's rank.
+    """
+    if keras.backend.backend() != "jax":
+        raise ValueError("Multi-process training needs KERAS_BACKEND=jax.")
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address, num_processes=num_processes,
+        process_id=process_id,
+    )
 
 
 def jax_data_parallel():

@@ -60,7 +60,9 @@ class TrainConfig:
         seed: seeds weights, data order and the random draws.
         strategy: TensorFlow's `distribution.STRATEGIES` entry.
         tpu: TPU address for strategy "tpu".
-        data_parallel: JAX: data parallelism over all devices.
+        data_parallel: JAX: data parallelism over all devices (of all processes).
+        coordinator_address, num_processes, process_id: JAX multi-process
+            (multi-machine) training; see `distribution.initialize_jax_processes`.
         log_every: optimizer steps between step-level TensorBoard scalars.
         verbose: Keras progress output (1: a progress bar per epoch).
     """
@@ -81,6 +83,9 @@ class TrainConfig:
     strategy: str = "default"
     tpu: str = None
     data_parallel: bool = False
+    coordinator_address: str = None
+    num_processes: int = 1
+    process_id: int = 0
     log_every: int = 100
     verbose: int = 1
 
@@ -184,8 +189,12 @@ def train_and_evaluate(config, outdir, retrain=False):
                 return json.load(f)["test"]
         _set_aside(outdir)
     os.makedirs(outdir, exist_ok=True)
+    if config.num_processes > 1:  # Before any JAX computation.
+        distribution.initialize_jax_processes(
+            config.coordinator_address, config.num_processes, config.process_id
+        )
 
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)  # The same initial weights on every worker.
     x_train = _first(data.load_mnist("train", path=config.data)[0], config.train_size)
     x_test = _first(data.load_mnist("test", path=config.data)[0], config.test_size)
 
@@ -195,8 +204,13 @@ def train_and_evaluate(config, outdir, retrain=False):
         model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile)
 
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.
-    train = data.make_dataset(x_train, config.batch_size, seed=config.seed, epoch=epoch)
-    test = data.make_dataset(x_test, 250, shuffle=False)
+    # keras.distribution splits batches of a known, fixed size only.
+    fixed = config.data_parallel
+    train = data.make_dataset(
+        x_train, config.batch_size, seed=config.seed, epoch=epoch, drop_remainder=fixed
+    )
+    test = data.make_dataset(x_test, 250 if len(x_test) >= 250 else len(x_test), shuffle=False,
+                             drop_remainder=fixed)
     history = model.fit(
         train,
         epochs=config.epochs,

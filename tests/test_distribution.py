@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_svae  # noqa: F401  (registers the classes that load_model needs)
 from conftest import REPO, to_numpy
 from keras_svae import distribution
 
@@ -57,3 +59,43 @@ def test_on_one_device_nothing_is_scaled_or_sliced():
 def test_unknown_strategy_is_rejected():
     with pytest.raises(ValueError, match="strategy must be one of"):
         distribution.tf_strategy("parameter_server")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="multi-worker training is JAX's multi-process "
+                    "runtime (README, Scaling out); it runs once, in the JAX pass")
+def test_two_workers_on_loopback_train_to_the_same_weights(tmp_path, mnist_path):
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "jax"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(REPO / "examples" / "train.py"), "--model=sigma_vae",
+             "--sigma=0.9", "--epochs=1", "--batch_size=32", "--train_size=256", "--test_size=100",
+             "--latent_dim=8", "--verbose=0", f"--data={mnist_path}", "--data_parallel",
+             "--num_processes=2", f"--process_id={rank}", f"--coordinator_address={address}",
+             f"--outdir={tmp_path / f'worker{rank}'}"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for rank in (0, 1)
+    ]
+    try:
+        outputs = [w.communicate(timeout=300) for w in workers]
+    finally:
+        for w in workers:  # Bounded in time: never leave a worker behind.
+            w.kill()
+    for w, (_, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+    weights = [keras.saving.load_model(tmp_path / f"worker{rank}" / "last.keras").get_weights()
+               for rank in (0, 1)]
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    # Both trained (a finished epoch each) and report the same test metrics.
+    reports = [json.loads((tmp_path / f"worker{rank}" / "metrics.json").read_text())["test"]
+               for rank in (0, 1)]
+    assert reports[0] == reports[1] and np.isfinite(reports[0]["loss"])
+    assert all((tmp_path / f"worker{rank}" / "history.csv").read_text().count("\n") == 2
+               for rank in (0, 1))
