@@ -13,6 +13,12 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
 # Tests read MNIST from the shared offline copy unless told otherwise.
 os.environ.setdefault("KERAS_SVAE_MNIST", str(SHARED_MNIST))
 
+if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    # Under pytest-xdist every core runs a worker: one thread each, not one per core each.
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def mnist_path():

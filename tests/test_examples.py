@@ -25,7 +25,7 @@ def run_example(script, *flags):
 
 
 @pytest.mark.parametrize("model_flags", [["--model=sigma_vae", "--sigma=0.5"],
-                                         ["--model=vanilla_vae", "--strides=1"],
+                                         ["--model=vanilla_vae", "--strides=1", "--latent_dim=4"],
                                          ["--model=deen", "--sigma=0.6"]])
 def test_train_writes_model_metrics_and_logs(tmp_path, mnist_path, model_flags):
     outdir = tmp_path / "run"
