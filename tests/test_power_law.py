@@ -1,0 +1,39 @@
+"""The power-law fit of Tables 1 and 3."""
+
+import numpy as np
+import pytest
+
+from keras_svae.power_law import fit_power_law
+
+SCALES = np.arange(1, 10) / 10
+
+
+def test_recovers_a_planted_exponent_within_its_standard_error():
+    rng = np.random.default_rng(0)
+    fits = []
+    for _ in range(200):
+        values = 9.0 * SCALES**-1.3 * np.exp(0.05 * rng.standard_normal(len(SCALES)))
+        fits.append(fit_power_law(SCALES, values))
+    nus = np.array([f.nu for f in fits])
+    assert abs(nus.mean() - 1.3) < 0.01
+    # The reported standard error matches the spread of the estimates.
+    assert np.mean([f.nu_stderr for f in fits]) == pytest.approx(nus.std(), rel=0.2)
+    exact = fit_power_law(SCALES, 9.0 * SCALES**-1.3)
+    assert exact.nu == pytest.approx(1.3) and exact.r_squared == pytest.approx(1.0)
+    np.testing.assert_allclose(exact.predict(SCALES), 9.0 * SCALES**-1.3)
+
+
+def test_the_papers_tables_give_the_papers_exponents():
+    table_1 = [108, 56.6, 37.2, 27.6, 20.5, 16.4, 12.6, 10.4, 8.61]  # sigma-VAE
+    table_3 = [78.6, 52.3, 40.3, 33.3, 28.9, 25.7, 23.5, 21.3, 19.4]  # alpha-VAE
+    assert fit_power_law(SCALES, table_1).nu == pytest.approx(1.15, abs=0.005)
+    fit_3 = fit_power_law(SCALES, table_3)
+    assert fit_3.nu == pytest.approx(0.636, abs=0.002)
+    assert fit_3.p_value < 1e-11  # The paper reports 5.3e-12.
+
+
+@pytest.mark.parametrize("scales,values", [([0.1, 0.2], [3.0, 2.0]), ([0.1, 0.0, 0.3], [3, 2, 1]),
+                                           ([0.1, 0.2, 0.3], [3, -2, 1]), ([0.1, 0.2], [3, 2, 1])])
+def test_bad_points_are_rejected(scales, values):
+    with pytest.raises(ValueError):
+        fit_power_law(scales, values)
