@@ -5,11 +5,12 @@ from keras_svae import data
 from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
+from keras_svae import power_law
 from keras_svae.deen import DEEN
 from keras_svae.vae import SigmaVAE, alpha_vae, sigma_vae, vanilla_vae
 
 __all__ = [
     "DEEN", "SigmaVAE", "alpha_vae", "sigma_vae", "vanilla_vae",
-    "corruption", "data", "imaginary_noise", "networks", "posterior",
+    "corruption", "data", "imaginary_noise", "networks", "posterior", "power_law",
 ]
 __version__ = "0.1.0"

@@ -58,9 +58,16 @@ class StepScalars(callbacks.Callback):
         self.logdir = logdir
         self.every = int(every)
         self._writer = None
+        self._step = 0
+
+    def on_train_begin(self, logs=None):
+        # Read once (a resumed run starts past 0); counting here avoids a
+        # device-to-host read of the optimizer's counter at every step.
+        self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        self._step += 1
+        step = self._step
         if not logs or step % self.every:
             return
         if self._writer is None:

@@ -82,13 +82,13 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     # ------------------------------------------------------------------
     # The Bayes estimator (eq. 3).
 
-    def _energy_and_gradient(self, y):
+    def _energy_and_gradient(self, y, differentiable=True):
         return input_gradient.value_and_input_gradient(
-            self.energy_network, ops.cast(y, self.compute_dtype)
+            self.energy_network, ops.cast(y, self.compute_dtype), differentiable
         )
 
-    def _denoise(self, y):
-        _, gradient = self._energy_and_gradient(y)
+    def _denoise(self, y, differentiable=True):
+        _, gradient = self._energy_and_gradient(y, differentiable)
         return ops.cast(y, gradient.dtype) - self.sigma**2 * gradient
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -109,8 +109,11 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
         error = _per_example_squared_error(clean, self._denoise(noisy))
         self.mse_tracker.update_state(error)
         self.noisy_mse_tracker.update_state(_per_example_squared_error(clean, noisy))
+        loss = ops.mean(error)
+        if self.losses:  # Regularisers and add_loss terms of the energy network.
+            loss = loss + ops.sum([ops.cast(extra, loss.dtype) for extra in self.losses])
         # Per replica under tf.distribute: Keras sums the replicas' gradients.
-        return distribution.scale_loss(ops.mean(error))
+        return distribution.scale_loss(loss)
 
     # ------------------------------------------------------------------
     # Public API (eager; inputs are checked).
@@ -123,12 +126,12 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     def score(self, y):
         """The learned score grad log p(y) = -grad_y f(y)."""
         validation.check_images(y, self.data_shape, name="y")
-        return -self._energy_and_gradient(y)[1]
+        return -self._energy_and_gradient(y, differentiable=False)[1]
 
     def denoise(self, y):
         """The Bayes estimate x_hat(y) = y - sigma^2 grad_y f(y) (eq. 3)."""
         validation.check_images(y, self.data_shape, name="y")
-        return self._denoise(y)
+        return self._denoise(y, differentiable=False)
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         """`keras.Model.compile`; torch.compile cannot double-backprop, so not on torch."""

@@ -17,7 +17,9 @@ Random draws: under a TF strategy every replica holds the same
 `SeedGenerator` state, so a naive draw repeats across replicas. `normal`
 draws for the *global* batch and keeps this replica's rows: replicas get
 different noise, and the noise each example sees is the one it would see on
-one device, which makes distributed training equal single-device training.
+one device, which makes distributed training equal single-device training
+when every global batch splits evenly over the replicas (`training` drops
+partial batches whenever there are several replicas).
 """
 
 import keras

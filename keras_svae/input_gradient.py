@@ -22,7 +22,7 @@ energy networks with such state.
 import keras
 
 
-def value_and_input_gradient(fn, inputs):
+def value_and_input_gradient(fn, inputs, differentiable=True):
     """Returns (fn(inputs), d sum(fn(inputs)) / d inputs).
 
     Args:
@@ -30,19 +30,25 @@ def value_and_input_gradient(fn, inputs):
             examples must not interact, so that the gradient of the sum is
             each example's own gradient.
         inputs: float tensor (batch, ...).
+        differentiable: keep the results differentiable with respect to what
+            `fn` closes over (training). False for inference: no second-order
+            graph is kept, and the results are cut from the weights.
 
     Returns:
         values of shape (batch,), and the gradient, shaped like `inputs`.
-        Differentiable with respect to anything `fn` closes over (weights).
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _tensorflow(fn, inputs)
-    if backend == "jax":
-        return _jax(fn, inputs)
-    if backend == "torch":
-        return _torch(fn, inputs)
-    raise NotImplementedError(f"No input gradient for the {backend!r} backend.")
+        values, gradient = _tensorflow(fn, inputs)
+    elif backend == "jax":
+        values, gradient = _jax(fn, inputs)
+    elif backend == "torch":
+        values, gradient = _torch(fn, inputs, differentiable)
+    else:
+        raise NotImplementedError(f"No input gradient for the {backend!r} backend.")
+    if not differentiable:
+        values, gradient = keras.ops.stop_gradient(values), keras.ops.stop_gradient(gradient)
+    return values, gradient
 
 
 def _tensorflow(fn, inputs):
@@ -69,12 +75,12 @@ def _jax(fn, inputs):
     return values, gradient
 
 
-def _torch(fn, inputs):
+def _torch(fn, inputs, differentiable):
     import torch
 
-    # Keep the graph of the gradient only when someone outside will use it
-    # (training); evaluation and inference run under no_grad.
-    outer_grad = torch.is_grad_enabled()
+    # Keep the graph of the gradient only when someone outside will use it:
+    # training asks for it; evaluation (under no_grad) and inference do not.
+    outer_grad = differentiable and torch.is_grad_enabled()
     inputs = keras.ops.convert_to_tensor(inputs)
     with torch.enable_grad():
         if not inputs.requires_grad:

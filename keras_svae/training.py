@@ -115,7 +115,7 @@ def build_model(config):
 
 
 def device_scope(config):
-    """The context to build and compile the model in, and its jit_compile.
+    """The context to build and compile the model in, its jit_compile, and the replicas.
 
     Under a TF strategy with several replicas, XLA is off: Keras's TF trainer
     with `jit_compile=True` under MirroredStrategy on CPU fails (a resource
@@ -123,17 +123,18 @@ def device_scope(config):
     compiled graph per replica.
     """
     if config.data_parallel:
-        distribution.jax_data_parallel()
-        return contextlib.nullcontext(), "auto"
+        devices = distribution.jax_data_parallel().device_mesh.devices.size
+        return contextlib.nullcontext(), "auto", devices
     if keras.backend.backend() != "tensorflow":
         if config.strategy != "default":
             raise ValueError(
                 f"--strategy={config.strategy} needs KERAS_BACKEND=tensorflow; "
                 "with JAX use --data_parallel."
             )
-        return contextlib.nullcontext(), "auto"
+        return contextlib.nullcontext(), "auto", 1
     strategy = distribution.tf_strategy(config.strategy, config.tpu)
-    return strategy.scope(), "auto" if strategy.num_replicas_in_sync == 1 else False
+    replicas = strategy.num_replicas_in_sync
+    return strategy.scope(), "auto" if replicas == 1 else False, replicas
 
 
 class LastCheckpoint(keras.callbacks.Callback):
@@ -198,14 +199,19 @@ def train_and_evaluate(config, outdir, retrain=False):
     x_train = _first(data.load_mnist("train", path=config.data)[0], config.train_size)
     x_test = _first(data.load_mnist("test", path=config.data)[0], config.test_size)
 
-    scope, jit_compile = device_scope(config)
+    scope, jit_compile, replicas = device_scope(config)
     with scope:
         model = build_model(config)
         model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile)
 
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.
-    # keras.distribution splits batches of a known, fixed size only.
-    fixed = config.data_parallel
+    # Several replicas split every batch evenly only if it has the full size
+    # (and keras.distribution splits batches of a known, fixed size only).
+    fixed = replicas > 1
+    if fixed and config.batch_size % replicas:
+        raise ValueError(
+            f"batch_size={config.batch_size} does not split evenly over {replicas} replicas."
+        )
     train = data.make_dataset(
         x_train, config.batch_size, seed=config.seed, epoch=epoch, drop_remainder=fixed
     )

@@ -169,8 +169,11 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         self.kl_tracker.update_state(terms["kl"])
         self.mse_tracker.update_state(terms["mse"])
         self.elbo_tracker.update_state(-(terms["recon"] + terms["kl"]))
+        loss = ops.mean(terms["recon"] + self.beta * terms["kl"])
+        if self.losses:  # Regularisers and add_loss terms of the layers.
+            loss = loss + ops.sum([ops.cast(extra, loss.dtype) for extra in self.losses])
         # Per replica under tf.distribute: Keras sums the replicas' gradients.
-        return distribution.scale_loss(ops.mean(terms["recon"] + self.beta * terms["kl"]))
+        return distribution.scale_loss(loss)
 
     # ------------------------------------------------------------------
     # Public inference API (eager; inputs are checked).

@@ -103,7 +103,8 @@ def checked_input(x, image_shape, unit_interval=False, name="x"):
     """Checks what a user hands to fit/evaluate/predict and returns it.
 
     Arrays and tensors are checked now; a `tf.data.Dataset` gets its checks
-    mapped over it; anything else (generators, `PyDataset`) passes unchecked
+    mapped over its first component (the inputs; targets inside a dataset
+    are not value-checked); anything else (generators, `PyDataset`) passes unchecked
     here and meets only the shape check in `call`.
     """
     if x is None:

@@ -12,8 +12,12 @@ from scipy import special
 from conftest import assert_weights_equal, to_numpy, weights_of
 from keras_svae import DEEN, data, networks
 
-RNG = np.random.default_rng(0)
 D = 3
+
+
+def rng(seed):
+    # One generator per test: data must not depend on how pytest-xdist schedules tests.
+    return np.random.default_rng(seed)
 
 
 def fit_vector_deen(x, sigma):
@@ -36,9 +40,10 @@ def assert_close_to_bayes(model, x, y, bayes, rms_tol, risk_tol):
 def test_matches_the_bayes_estimator_of_a_gaussian():
     """X ~ N(mu, s^2 I): E[X | y] = (s^2 y + sigma^2 mu) / (s^2 + sigma^2)."""
     mu, s, sigma = np.array([1.0, -1.0, 0.5]), 0.7, 0.5
-    model = fit_vector_deen(mu + s * RNG.standard_normal((20000, D)), sigma)
-    x = mu + s * RNG.standard_normal((5000, D))  # Held out.
-    y = x + sigma * RNG.standard_normal(x.shape)
+    data_rng = rng(1)
+    model = fit_vector_deen(mu + s * data_rng.standard_normal((20000, D)), sigma)
+    x = mu + s * data_rng.standard_normal((5000, D))  # Held out.
+    y = x + sigma * data_rng.standard_normal(x.shape)
     bayes = (s**2 * y + sigma**2 * mu) / (s**2 + sigma**2)
     # Tolerances: ~15% of the posterior std s*sigma/sqrt(s^2+sigma^2) = 0.41,
     # and 5% excess risk (measured: rms 0.017-0.026, excess < 1%).
@@ -50,12 +55,14 @@ def test_matches_the_bayes_estimator_of_a_gaussian_mixture():
     with the posterior weights w_k(y) proportional to N(y | m_k, (s^2 + sigma^2) I)."""
     means, s, sigma = np.array([[1.5, 1.5, 0.0], [-1.5, -1.5, 0.0]]), 0.5, 0.7
 
+    data_rng = rng(2)
+
     def draw(n):
-        return means[RNG.integers(0, 2, n)] + s * RNG.standard_normal((n, D))
+        return means[data_rng.integers(0, 2, n)] + s * data_rng.standard_normal((n, D))
 
     model = fit_vector_deen(draw(20000), sigma)
     x = draw(5000)
-    y = x + sigma * RNG.standard_normal(x.shape)
+    y = x + sigma * data_rng.standard_normal(x.shape)
     log_w = -np.sum((y[:, None, :] - means) ** 2, axis=-1) / (2 * (s**2 + sigma**2))
     w = special.softmax(log_w, axis=1)
     per_component = (s**2 * y[:, None, :] + sigma**2 * means) / (s**2 + sigma**2)
@@ -92,13 +99,13 @@ def test_keras_file_round_trip(tmp_path, mnist_deen):
     assert type(loaded) is DEEN
     # Compared as JSON: the nested build config comes back with lists for tuples.
     assert json.dumps(loaded.get_config()) == json.dumps(mnist_deen.get_config())
-    y = RNG.normal(0.3, 0.9, size=(4, 28, 28, 1)).astype("float32")
+    y = rng(3).normal(0.3, 0.9, size=(4, 28, 28, 1)).astype("float32")
     np.testing.assert_array_equal(to_numpy(loaded.denoise(y)), to_numpy(mnist_deen.denoise(y)))
 
 
 def test_api_energy_score_and_denoise_agree():
     model = DEEN(0.5, energy=networks.MLPEnergy((8,)), data_shape=(2, 2))
-    y = RNG.normal(size=(5, 2, 2)).astype("float32")
+    y = rng(4).normal(size=(5, 2, 2)).astype("float32")
     assert to_numpy(model.energy(y)).shape == (5,)
     np.testing.assert_allclose(to_numpy(model.denoise(y)), y + 0.25 * to_numpy(model.score(y)),
                                rtol=1e-6, atol=1e-6)
@@ -111,12 +118,26 @@ def test_api_energy_score_and_denoise_agree():
 def test_paired_data_uses_the_given_noisy_inputs():
     model = DEEN(0.5, energy=networks.MLPEnergy((8,)), data_shape=(3,))
     model.compile(keras.optimizers.Adam(1e-3))
-    x = RNG.normal(size=(16, 3)).astype("float32")
-    y = x + 0.5 * RNG.normal(size=x.shape).astype("float32")
+    x = rng(5).normal(size=(16, 3)).astype("float32")
+    y = x + 0.5 * rng(6).normal(size=x.shape).astype("float32")
     results = model.evaluate(y, x, verbose=0, return_dict=True)
     np.testing.assert_allclose(results["noisy_mse"], np.mean(np.sum((y - x) ** 2, 1)), rtol=1e-5)
     expected = np.mean(np.sum((to_numpy(model.denoise(y)) - x) ** 2, 1))
     np.testing.assert_allclose(results["mse"], expected, rtol=1e-5)
+
+
+def test_inference_keeps_no_graph_and_the_loss_has_the_regularisers():
+    regularised = keras.layers.Dense(8, activation="silu", kernel_regularizer="l2")
+    energy = keras.Sequential([regularised, keras.layers.Dense(1, use_bias=False),
+                               keras.layers.Reshape(())])
+    model = DEEN(0.5, energy=energy, data_shape=(3,))
+    y = rng(9).normal(size=(4, 3)).astype("float32")
+    if keras.backend.backend() == "torch":  # The torch branch's create_graph=False path.
+        assert not model.denoise(y).requires_grad and not model.score(y).requires_grad
+    model.compile()
+    results = model.evaluate(y, y, verbose=0, return_dict=True)
+    penalty = 0.01 * float(np.sum(to_numpy(regularised.kernel) ** 2))  # Keras's "l2" is 0.01.
+    assert results["loss"] == pytest.approx(results["mse"] + penalty, rel=1e-5)
 
 
 @pytest.mark.parametrize("jit_compile", [True, False])
@@ -128,7 +149,7 @@ def test_fit_with_and_without_compilation(jit_compile):
     torch_fallback = jit_compile and keras.backend.backend() == "torch"
     assert any("double backward" in str(w.message) for w in caught) == torch_fallback
     before = weights_of(model)
-    history = model.fit(RNG.uniform(size=(32, 8, 8, 1)).astype("float32"), batch_size=8,
+    history = model.fit(rng(7).uniform(size=(32, 8, 8, 1)).astype("float32"), batch_size=8,
                         epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert any(not np.array_equal(a, b) for a, b in zip(before, weights_of(model)))
@@ -146,7 +167,7 @@ def test_bad_input_raises_before_any_weight_changes():
     model = DEEN(0.5, energy=networks.MLPEnergy((8,)), data_shape=(3,))
     model.compile(keras.optimizers.SGD(0.1))
     before = weights_of(model)
-    nan = RNG.normal(size=(8, 3)).astype("float32")
+    nan = rng(8).normal(size=(8, 3)).astype("float32")
     nan[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         model.fit(nan, epochs=1, verbose=0)

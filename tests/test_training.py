@@ -88,7 +88,7 @@ def test_a_finished_run_is_not_retrained_unless_asked(tmp_path, mnist_path):
     assert (outdir / "metrics.json").is_file()
 
 
-def test_divergence_raises_and_keeps_the_last_finite_checkpoint(tmp_path, mnist_path):
+def test_divergence_raises_and_does_not_mark_the_run_finished(tmp_path, mnist_path):
     config = tiny_config(mnist_path, epochs=3, learning_rate=1e30)
     with pytest.raises(FloatingPointError, match="NaN"):
         training.train_and_evaluate(config, str(tmp_path / "run"))
