@@ -25,7 +25,7 @@ def run_example(script, *flags):
 
 
 @pytest.mark.parametrize("model_flags", [["--model=sigma_vae", "--sigma=0.5"],
-                                         ["--model=vanilla_vae", "--strides=1", "--latent_dim=4"],
+                                         ["--model=vanilla_vae", "--beta=2"],
                                          ["--model=deen", "--sigma=0.6"]])
 def test_train_writes_model_metrics_and_logs(tmp_path, mnist_path, model_flags):
     outdir = tmp_path / "run"
@@ -36,6 +36,7 @@ def test_train_writes_model_metrics_and_logs(tmp_path, mnist_path, model_flags):
     report = json.loads((outdir / "metrics.json").read_text())
     name = model_flags[0].split("=")[1]
     assert report["config"]["model"] == name
+    assert report["config"]["beta"] == (2.0 if "--beta=2" in model_flags else 1.0)
     assert all(np.isfinite(v) for v in report["test"].values())
     model = keras.saving.load_model(outdir / "last.keras")
     x = np.zeros((2, 28, 28, 1), "float32")
