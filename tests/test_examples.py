@@ -58,3 +58,14 @@ def test_train_rejects_a_bad_sigma_with_a_clear_error(tmp_path, mnist_path):
                              *TINY, f"--data={mnist_path}", f"--outdir={tmp_path}"],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode != 0 and "sigma must be finite and > 0" in result.stderr
+
+
+def test_equivalence_example_prints_the_pair_report(mnist_path):
+    result = run_example("equivalence.py", "--noise=laplace", "--scale_1=0.8", "--scale_2=0.2",
+                         "--train_size=128", "--test_size=250", "--batch_size=64",
+                         "--latent_dim=8", f"--data={mnist_path}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["steps"] == 2 and report["optimizer"] == "sgd"
+    assert report["max_weight_difference"] < 1e-5 * report["max_weight_magnitude"]
+    assert report["metrics_scale_2"]["kl"] == pytest.approx(report["metrics_scale_1_beta"]["kl"],
+                                                            rel=1e-4)
