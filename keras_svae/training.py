@@ -244,7 +244,8 @@ def _callbacks(config, paths, epoch, x_test):
     return [
         keras.callbacks.TerminateOnNaN(),
         callbacks.EpochSeed(epoch),
-        keras.callbacks.BackupAndRestore(paths.backup),
+        # double_checkpoint: a kill while the backup is written leaves the previous one.
+        keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True),
         keras.callbacks.CSVLogger(paths.history, append=True),
         LastCheckpoint(paths.last),
         keras.callbacks.ModelCheckpoint(

@@ -104,6 +104,14 @@ def train_command(outdir, mnist_path):
             f"--outdir={outdir}"]
 
 
+def _backed_up(metadata):
+    """True once BackupAndRestore has finished writing an epoch's metadata."""
+    try:
+        return "epoch" in json.loads(metadata.read_text())
+    except (OSError, ValueError):
+        return False
+
+
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, mnist_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     killed = tmp_path / "killed"
@@ -111,7 +119,7 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, m
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     backup = killed / "backup" / "training_metadata.json"
     deadline = time.time() + 300
-    while not backup.exists() and process.poll() is None and time.time() < deadline:
+    while not _backed_up(backup) and process.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)  # Mid-run, after the first epoch's backup.
     process.wait()
