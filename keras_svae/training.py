@@ -10,8 +10,10 @@ test set and leaves in `outdir`:
   the same data order and random draws as an uninterrupted run,
 * `last.keras` (every finite epoch) and `best.keras` (lowest validation loss),
 * `history.csv`: the epoch metrics, appended across resumes,
-* `metrics.json`: the final test metrics and the config; its presence marks
-  the run finished, and a rerun returns it instead of training again,
+* `metrics.json`: the final test metrics, the config and the wall time of
+  the call that finished the run (a resumed run counts its last part only);
+  its presence marks the run finished, and a rerun returns its metrics
+  instead of training again,
 * `logs/`: TensorBoard scalars, robustness image grids, prior samples and
   the hyperparameters.
 
@@ -26,6 +28,7 @@ import datetime
 import json
 import math
 import os
+import time
 import types
 
 import keras
@@ -183,6 +186,7 @@ def train_and_evaluate(config, outdir, retrain=False):
             `<outdir>.previous-<time>` and train anew; otherwise return its
             metrics without training.
     """
+    start = time.perf_counter()
     paths = run_paths(outdir)
     if os.path.exists(paths.metrics):
         if not retrain:
@@ -235,7 +239,8 @@ def train_and_evaluate(config, outdir, retrain=False):
     metrics = model.evaluate(test, verbose=0, return_dict=True)
     partial = paths.metrics + ".partial"
     with open(partial, "w") as f:
-        json.dump({"test": metrics, "config": dataclasses.asdict(config)}, f, indent=2)
+        json.dump({"test": metrics, "config": dataclasses.asdict(config),
+                   "wall_seconds": time.perf_counter() - start}, f, indent=2)
     os.replace(partial, paths.metrics)  # Written last: it marks the run finished.
     return metrics
 

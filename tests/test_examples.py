@@ -69,3 +69,46 @@ def test_equivalence_example_prints_the_pair_report(mnist_path):
     assert report["max_weight_difference"] < 1e-5 * report["max_weight_magnitude"]
     assert report["metrics_scale_2"]["kl"] == pytest.approx(report["metrics_scale_1_beta"]["kl"],
                                                             rel=1e-4)
+
+
+def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path):
+    """scaling_laws, figures and robustness share one root of trained models."""
+    tiny = ["--epochs=1", "--train_size=128", "--test_size=100", "--latent_dim=8",
+            f"--data={mnist_path}", f"--root={tmp_path / 'runs'}"]
+    report = tmp_path / "docs"
+    run_example("scaling_laws.py", "--noise=gaussian", "--scales=0.1,0.5,0.9", *tiny,
+                f"--report_dir={report}")
+    summary = json.loads((report / "scaling_gaussian_cpu.json").read_text())
+    assert [r["scale"] for r in summary["rows"]] == [0.1, 0.5, 0.9]
+    for row in summary["rows"]:
+        assert row["ratio"] == pytest.approx(row["kl"] / row["elbo"])
+        assert row["wall_seconds"] > 0
+    kl = [r["kl"] for r in summary["rows"]]
+    slope = np.polyfit(np.log([0.1, 0.5, 0.9]), np.log(kl), 1)[0]
+    assert summary["fit"]["nu"] == pytest.approx(-slope, rel=1e-6)
+    assert summary["schedule"]["name"] == "cpu" and summary["schedule"]["batch_size"] == 128
+    table = (report / "scaling_gaussian_cpu.md").read_text()
+    assert "| 0.9 |" in table and "8.61" in table  # The paper's Table 1 beside ours.
+    assert (report / "scaling_gaussian_cpu.png").stat().st_size > 0
+    trained = sorted(p.name for p in (tmp_path / "runs" / "cpu").iterdir())
+
+    run_example("figures.py", "--sigmas=0.1,0.9", *tiny, f"--report_dir={report}")
+    figures = {"fig2_gaussian", "fig2_laplace", "fig4_gaussian", "fig5_sigmas",
+               "fig6_salt_and_pepper", "appendix_c_samples"}
+    for name in figures:
+        assert (report / f"{name}.png").stat().st_size > 0
+    # The sigma-VAEs of the sweep were reused, not retrained.
+    assert (tmp_path / "runs" / "cpu" / "sigma_vae_0.1" / "metrics.json").stat().st_mtime < \
+        (report / "fig2_gaussian.png").stat().st_mtime
+    assert set(trained) <= {p.name for p in (tmp_path / "runs" / "cpu").iterdir()}
+
+    run_example("robustness.py", "--noises=salt_and_pepper", "--classifier_epochs=1", *tiny,
+                f"--report_dir={report}")
+    curves = json.loads((report / "robustness_salt_and_pepper.json").read_text())
+    assert curves["test_images"] == 100
+    names = {r["estimator"] for r in curves["rows"]}
+    assert {"raw y", "DEEN σ=0.9", "σ-VAE σ=0.9", "vanilla VAE", "α-VAE α=0.9"} <= names
+    assert len(curves["rows"]) == len(names) * 6  # p = 0.1, ..., 0.6.
+    assert all(0 <= r["accuracy"] <= 1 and r["mse"] > 0 for r in curves["rows"])
+    assert (tmp_path / "runs" / "classifier.keras").exists()
+    assert (report / "robustness_salt_and_pepper.png").stat().st_size > 0

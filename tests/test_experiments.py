@@ -1,0 +1,42 @@
+"""The experiments' schedules, run folders and the shared trained models."""
+
+import json
+
+import pytest
+
+from keras_svae import experiments
+
+
+def test_schedules_set_the_training_config():
+    paper = experiments.config_for("sigma_vae", 0.3, "paper")
+    assert (paper.epochs, paper.batch_size, paper.learning_rate) == (100, 16, 1e-4)
+    assert paper.sigma == 0.3 and paper.model == "sigma_vae"
+    cpu = experiments.config_for("alpha_vae", 0.4, "cpu", train_size=100)
+    assert (cpu.alpha, cpu.batch_size, cpu.learning_rate, cpu.train_size) == (0.4, 128, 1e-3, 100)
+    assert experiments.config_for("deen", 0.6).sigma == 0.6
+
+
+def test_run_names():
+    assert experiments.run_name("sigma_vae", 0.9) == "sigma_vae_0.9"
+    assert experiments.run_name("alpha_vae", 0.1) == "alpha_vae_0.1"
+    assert experiments.run_name("vanilla_vae") == "vanilla_vae"
+    with pytest.raises(ValueError, match="needs a scale"):
+        experiments.run_name("deen")
+    with pytest.raises(ValueError, match="model must be one of"):
+        experiments.run_name("beta_vae", 1.0)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        experiments.config_for("sigma_vae", 0.5, "gpu")
+
+
+def test_train_trains_once_and_then_finds_the_run(tmp_path, mnist_path):
+    tiny = dict(data=mnist_path, epochs=1, train_size=64, test_size=250, batch_size=32,
+                latent_dim=4, verbose=0)
+    first = experiments.train(str(tmp_path), "sigma_vae", 0.5, **tiny)
+    assert first.outdir.endswith("sigma_vae_0.5") and first.wall_seconds > 0
+    again = experiments.train(str(tmp_path), "sigma_vae", 0.5, **tiny)
+    assert again.metrics == first.metrics and again.wall_seconds == first.wall_seconds
+    report = json.loads((tmp_path / "sigma_vae_0.5" / "metrics.json").read_text())
+    assert report["config"]["sigma"] == 0.5
+    assert experiments.load(str(tmp_path), "sigma_vae", 0.5).scale == 0.5
+    with pytest.raises(FileNotFoundError, match="No trained vanilla_vae"):
+        experiments.load(str(tmp_path), "vanilla_vae")
