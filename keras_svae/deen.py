@@ -144,6 +144,12 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
             jit_compile = False
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
+    def compile_from_config(self, config):
+        """Recompiles a loaded DEEN (Keras skips this for models that override `compile`)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # So the saved slots load into it.
+
     # ------------------------------------------------------------------
     # Serialization.
 
