@@ -83,7 +83,9 @@ def tile(images, columns):
 def save_panels(path, panels, columns, title):
     """One PNG: a titled grey-scale panel per (caption, images), side by side."""
     width = max(2.6 * len(panels) * max(columns, 5) / 10, 7.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.2), dpi=120, squeeze=False)
+    rows = len(panels[0][1]) // columns
+    height = width / len(panels) * rows / columns + 0.9  # Room for the titles.
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, height), dpi=120, squeeze=False)
     for ax, (caption, images) in zip(axes[0], panels):
         ax.imshow(tile(images, columns), cmap="gray", vmin=0.0, vmax=1.0,
                   interpolation="nearest")
