@@ -11,13 +11,17 @@ and held fixed for every model, as in the paper:
   x_hat(z), z ~ q(z|y), of the sigma-VAE (0.9) and the vanilla VAE; DEEN's
   x_hat(y) (sigma = 0.9). Figure 2 (a-d).
 * fig2_laplace.png: a "2" under Laplace alpha = 0.4; the alpha-VAE (0.9),
-  the vanilla VAE and DEEN (0.6). Figure 2 (e-h) and Figure 3.
-* fig4_gaussian.png: 8 test digits (rows) x 8 noise draws (columns) under
-  Gaussian sigma = 0.9: clean, noisy, sigma-VAE (0.9), DEEN (0.9), vanilla.
+  the vanilla VAE and DEEN (0.6). Figure 2 (e-h).
+* fig3_laplace.png: 8 test digits x_i (rows) x 8 noise draws eps_j
+  (columns), y_ij = x_i + eps_j, Laplace alpha = 0.4: clean, noisy,
+  alpha-VAE (0.9), DEEN (0.6), vanilla VAE. Figure 3.
+* fig4_gaussian.png: as Figure 3 under Gaussian sigma = 0.9: clean, noisy,
+  sigma-VAE (0.9), DEEN (0.9), and (not in the paper, which says it "breaks
+  down") the vanilla VAE.
 * fig5_sigmas.png: a "5" under Gaussian sigma = 0.9 through the sigma-VAEs
   trained with sigma = 0.1 ... 0.9.
-* fig6_salt_and_pepper.png: as Figure 4 with salt-and-pepper p = 0.5 and
-  DEEN (0.6).
+* fig6_salt_and_pepper.png: as Figure 4 with salt-and-pepper p = 0.5 (each
+  image its own draw: the noise is not additive) and DEEN (0.6).
 * appendix_c_samples.png: x_hat(z), z ~ N(0, I), of the sigma = 0.9 model.
 
 The models come from <root>/<schedule>/ and are trained there first if
@@ -125,14 +129,31 @@ def figure2(models, images, labels, out):
         ("(f) α-VAE (α = 0.9)", estimate(models("alpha_vae", 0.9), y)),
         ("(g) vanilla VAE", estimate(models("vanilla_vae"), y)),
         ("(h) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y)),
-    ], columns=10, title="Figure 2 (e-h), Figure 3: Laplace noise, α = 0.4")
+    ], columns=10, title="Figure 2 (e-h): Laplace noise, α = 0.4")
 
 
 def digits_by_draws(images, labels, noise, level, n=8):
-    """n digits (rows) x n noise draws (columns): the clean and the noisy grid."""
+    """n digits x_i (rows) x n draws (columns): the clean grid and y_ij.
+
+    Additive noise is y_ij = x_i + eps_j, one eps_j per column as in the
+    paper; salt-and-pepper replaces pixels, so each y_ij is its own draw.
+    """
     x = np.stack([first_of_class(images, labels, d) for d in range(n)])
-    clean = np.repeat(x, n, axis=0)
-    return clean, robustness.corrupt(noise, clean, level, seed=FLAGS.seed)
+    clean = np.repeat(x, n, axis=0)  # Row-major: image k is x_(k // n).
+    if noise == "salt_and_pepper":
+        return clean, robustness.corrupt(noise, clean, level, seed=FLAGS.seed)
+    eps = robustness.corrupt(noise, np.zeros_like(x), level, seed=FLAGS.seed)  # n draws.
+    return clean, clean + np.tile(eps, (n, 1, 1, 1))  # Image k gets eps_(k % n).
+
+
+def figure3(models, images, labels, out):
+    clean, y = digits_by_draws(images, labels, "laplace", 0.4)
+    save_panels(os.path.join(out, "fig3_laplace.png"), [
+        ("(a) x", clean), ("(b) y = x + Laplace(0.4)", y),
+        ("(c) α-VAE (α = 0.9)", estimate(models("alpha_vae", 0.9), y)),
+        ("(d) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y)),
+        ("(e) vanilla VAE", estimate(models("vanilla_vae"), y)),
+    ], columns=8, title="Figure 3: Laplace noise, α = 0.4")
 
 
 def figure4_and_6(models, images, labels, out):
@@ -175,6 +196,7 @@ def main(argv):
     out = FLAGS.report_dir or models.root
     os.makedirs(out, exist_ok=True)
     figure2(models, images, labels, out)
+    figure3(models, images, labels, out)
     figure4_and_6(models, images, labels, out)
     figure5(models, images, labels, out)
     appendix_c(models, out)

@@ -11,7 +11,7 @@ MNIST test images and measures, for the raw noisy y, DEEN's x_hat(y)
 trained on clean MNIST (`keras_svae.classifier`) and the mean
 ||x - x_hat||^2. The models come from <root>/<schedule>/ (trained there
 first if missing, like examples/scaling_laws.py); the classifier from
-<root>/classifier.keras. Writes robustness_<noise>.{md,json,png} to
+<root>/classifier_<settings>.keras (trained there if missing). Writes robustness_<noise>.{md,json,png} to
 --report_dir.
 """
 

@@ -39,6 +39,8 @@ SCHEDULES = {
 
 SCALES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
+_CONFIG = "experiment_config.json"  # Written before training starts.
+
 _SCALE_FIELD = {"sigma_vae": "sigma", "alpha_vae": "alpha", "deen": "sigma", "vanilla_vae": None}
 
 
@@ -87,14 +89,41 @@ class TrainedRun:
         return training.run_paths(self.outdir).last
 
 
+# Config fields that do not change what a run learns.
+_PRESENTATION = ("data", "verbose", "log_every")
+
+
+def _differences(stored, config):
+    wanted = dataclasses.asdict(config)
+    return {k: (stored.get(k), v) for k, v in wanted.items()
+            if k not in _PRESENTATION and stored.get(k) != v}
+
+
 def train(root, model, scale=None, schedule="cpu", **overrides):
-    """Trains one model of the family (or finds it trained); returns a `TrainedRun`."""
+    """Trains one model of the family (or finds it trained); returns a `TrainedRun`.
+
+    A run folder that holds a run (finished or interrupted) made with other
+    settings raises instead of being reused: a report must never mix models
+    of different schedules.
+    """
     config = config_for(model, scale, schedule, **overrides)
-    outdir = os.path.join(root, run_name(model, scale))
-    training.train_and_evaluate(config, outdir)
-    with open(training.run_paths(outdir).metrics) as f:
+    paths = training.run_paths(os.path.join(root, run_name(model, scale)))
+    for saved in (paths.metrics, os.path.join(paths.outdir, _CONFIG)):
+        if os.path.exists(saved):
+            with open(saved) as f:
+                stored = json.load(f)["config"]
+            if _differences(stored, config):
+                raise ValueError(
+                    f"{paths.outdir} holds a run with other settings (stored, wanted): "
+                    f"{_differences(stored, config)}. Use another root folder or remove it."
+                )
+    os.makedirs(paths.outdir, exist_ok=True)
+    with open(os.path.join(paths.outdir, _CONFIG), "w") as f:
+        json.dump({"config": dataclasses.asdict(config)}, f, indent=2)
+    training.train_and_evaluate(config, paths.outdir)
+    with open(paths.metrics) as f:
         report = json.load(f)
-    return TrainedRun(outdir, report["test"], report.get("wall_seconds"))
+    return TrainedRun(paths.outdir, report["test"], report.get("wall_seconds"))
 
 
 def load(root, model, scale=None):
@@ -106,8 +135,12 @@ def load(root, model, scale=None):
 
 
 def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0):
-    """The clean-MNIST classifier saved as <root>/classifier.keras, trained if absent."""
-    path = os.path.join(root, "classifier.keras")
+    """The clean-MNIST classifier, trained if absent; its file name holds its settings.
+
+    E.g. <root>/classifier_3epochs_seed0.keras, or ..._3epochs_1000images_seed0.keras.
+    """
+    images = f"_{train_size}images" if train_size else ""
+    path = os.path.join(root, f"classifier_{epochs}epochs{images}_seed{seed}.keras")
     if os.path.exists(path):
         return keras.saving.load_model(path)
     x_train, y_train = mnist.load_mnist("train", path=data_path)

@@ -7,10 +7,10 @@ breaks down. Here that becomes two numbers per (estimator, noise level):
 * the accuracy of a classifier trained on clean MNIST (`classifier`) on the
   estimate of x made from y,
 * the estimate's squared error to the clean x, ||x - x_hat||^2 summed over
-  pixels and averaged over images (the quantity of Table 2).
+  pixels and averaged over images (Table 2's quantity when y = x).
 
 An estimator maps a batch of noisy y to estimates of x: `identity` (the raw
-y), `estimator(deen_model)` (x_hat(y), eq. 3) or `estimator(vae_model)`
+y, unclipped: pixels outside [0, 1] go to the classifier as they are), `estimator(deen_model)` (x_hat(y), eq. 3) or `estimator(vae_model)`
 (x_hat(z), z ~ q(z|y), one draw per image). Every estimator sees the same
 noisy images at each level.
 """

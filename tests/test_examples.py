@@ -93,17 +93,27 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
     table = (report / "scaling_gaussian_cpu.md").read_text()
     assert "| 0.9 |" in table and "8.61" in table  # The paper's Table 1 beside ours.
     assert (report / "scaling_gaussian_cpu.png").stat().st_size > 0
-    trained = sorted(p.name for p in (tmp_path / "runs" / "cpu").iterdir())
+    for row in summary["rows"]:  # L is eq. 7 without its constant, as in Table 4.
+        metrics = json.loads((tmp_path / "runs" / "cpu" / f"sigma_vae_{row['scale']:g}" /
+                              "metrics.json").read_text())["test"]
+        assert row["elbo"] == pytest.approx(
+            -(metrics["mse"] / (2 * row["scale"] ** 2) + metrics["kl"]), rel=1e-4)
+
+    def finished_runs():
+        return {p.parent.name: p.stat().st_mtime_ns
+                for p in (tmp_path / "runs" / "cpu").glob("*/metrics.json")}
+
+    trained = finished_runs()
 
     run_example("figures.py", "--sigmas=0.1,0.9", *tiny, f"--report_dir={report}")
-    figures = {"fig2_gaussian", "fig2_laplace", "fig4_gaussian", "fig5_sigmas",
+    figures = {"fig2_gaussian", "fig2_laplace", "fig3_laplace", "fig4_gaussian", "fig5_sigmas",
                "fig6_salt_and_pepper", "appendix_c_samples"}
     for name in figures:
         assert (report / f"{name}.png").stat().st_size > 0
-    # The sigma-VAEs of the sweep were reused, not retrained.
-    assert (tmp_path / "runs" / "cpu" / "sigma_vae_0.1" / "metrics.json").stat().st_mtime < \
-        (report / "fig2_gaussian.png").stat().st_mtime
-    assert set(trained) <= {p.name for p in (tmp_path / "runs" / "cpu").iterdir()}
+    # The sweep's sigma-VAEs were reused, not retrained; the missing models were trained.
+    after_figures = finished_runs()
+    assert {k: after_figures[k] for k in trained} == trained
+    assert {"vanilla_vae", "deen_0.6", "deen_0.9", "alpha_vae_0.9"} <= set(after_figures)
 
     run_example("robustness.py", "--noises=salt_and_pepper", "--classifier_epochs=1", *tiny,
                 f"--report_dir={report}")
@@ -113,5 +123,6 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
     assert {"raw y", "DEEN σ=0.9", "σ-VAE σ=0.9", "vanilla VAE", "α-VAE α=0.9"} <= names
     assert len(curves["rows"]) == len(names) * 6  # p = 0.1, ..., 0.6.
     assert all(0 <= r["accuracy"] <= 1 and r["mse"] > 0 for r in curves["rows"])
-    assert (tmp_path / "runs" / "classifier.keras").exists()
+    assert (tmp_path / "runs" / "classifier_1epochs_128images_seed0.keras").exists()
+    assert finished_runs() == after_figures  # Nothing retrained.
     assert (report / "robustness_salt_and_pepper.png").stat().st_size > 0

@@ -40,3 +40,21 @@ def test_train_trains_once_and_then_finds_the_run(tmp_path, mnist_path):
     assert experiments.load(str(tmp_path), "sigma_vae", 0.5).scale == 0.5
     with pytest.raises(FileNotFoundError, match="No trained vanilla_vae"):
         experiments.load(str(tmp_path), "vanilla_vae")
+    # A run made with other settings is never passed off as this one.
+    with pytest.raises(ValueError, match=r"other settings.*'epochs': \(1, 2\)"):
+        experiments.train(str(tmp_path), "sigma_vae", 0.5, **dict(tiny, epochs=2))
+    # Presentation-only settings do not count.
+    assert experiments.train(str(tmp_path), "sigma_vae", 0.5, **dict(tiny, verbose=1)).metrics \
+        == first.metrics
+
+
+def test_an_interrupted_run_with_other_settings_is_not_resumed(tmp_path, mnist_path):
+    tiny = dict(data=mnist_path, epochs=1, train_size=64, test_size=250, batch_size=32,
+                latent_dim=4, verbose=0)
+    outdir = tmp_path / "alpha_vae_0.3"
+    outdir.mkdir()
+    (outdir / "experiment_config.json").write_text(json.dumps(
+        {"config": vars(experiments.config_for("alpha_vae", 0.3, **dict(tiny, seed=5)))}))
+    with pytest.raises(ValueError, match=r"'seed': \(5, 0\)"):
+        experiments.train(str(tmp_path), "alpha_vae", 0.3, **tiny)
+    assert not (outdir / "metrics.json").exists()
