@@ -3,7 +3,7 @@ r"""Robustness curves: classifier accuracy and squared error under real noise.
     python examples/robustness.py --schedule=cpu --data=../shared/data/mnist.npz \
         --root=runs --report_dir=docs/robustness
 
-For Gaussian sigma_test in {0, 0.2, ..., 1.2}, Laplace alpha_test in
+For Gaussian sigma_test in {0, 0.2, ..., 1.2} and 0.9, Laplace alpha_test in
 {0.1, ..., 0.6} and salt-and-pepper p in {0.1, ..., 0.6} it corrupts the
 MNIST test images and measures, for the raw noisy y, DEEN's x_hat(y)
 (sigma = 0.6, 0.9) and x_hat(z), z ~ q(z|y) of the sigma-VAEs (0.1, 0.5,
