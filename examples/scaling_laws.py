@@ -131,7 +131,7 @@ def plot(summary, path):
               label=f"paper (ν ≈ {paper['nu']})")
     ax.set_xlabel(s)
     ax.set_ylabel("⟨D_KL[q(z|x) ‖ p(z)]⟩ (nats)")
-    ax.set_title(f"{_MODEL[noise].replace('_', '-')} on MNIST: D_KL ~ {s}^-ν")
+    ax.set_title(f"{s}-VAE on MNIST: D_KL ~ {s}$^{{-ν}}$")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
