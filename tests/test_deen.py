@@ -100,7 +100,7 @@ def test_keras_file_round_trip(tmp_path, mnist_deen):
         loaded = keras.saving.load_model(path)
     assert type(loaded) is DEEN
     # Loaded compiled, with the optimizer's state: training can go on.
-    assert loaded.compiled and type(loaded.optimizer) is keras.optimizers.Adam
+    assert loaded.compiled and isinstance(loaded.optimizer, keras.optimizers.Adam)
     assert int(loaded.optimizer.iterations) == int(mnist_deen.optimizer.iterations) > 0
     np.testing.assert_allclose(to_numpy(loaded.optimizer.variables[2]),
                                to_numpy(mnist_deen.optimizer.variables[2]))
