@@ -33,26 +33,19 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")  # Files only; no display.
-import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+
+import experiment_flags  # noqa: E402  (examples/: the flags shared with robustness, scaling_laws)
 from keras import ops  # noqa: E402
 
 from keras_svae import data  # noqa: E402
 from keras_svae import experiments  # noqa: E402
 from keras_svae import robustness  # noqa: E402
 
-flags.DEFINE_enum("schedule", "cpu", list(experiments.SCHEDULES), "Which trained models.")
-flags.DEFINE_string("root", "runs", "Models live in <root>/<schedule>/.")
-flags.DEFINE_string("report_dir", None, "Where the PNGs go (default: the runs).")
-flags.DEFINE_string("data", None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
 flags.DEFINE_list("sigmas", [f"{s:g}" for s in experiments.SCALES], "Figure 5's sigma-VAEs.")
-flags.DEFINE_integer("train_size", 0, "For models trained here: the first N images (0: all).")
-flags.DEFINE_integer("test_size", 0, "For models trained here: the first N test images (0: all).")
-flags.DEFINE_integer("epochs", None, "For models trained here: override the schedule's epochs.")
-flags.DEFINE_integer("latent_dim", 100, "For models trained here: dimension of z.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise, the posterior draws and the prior samples.")
 FLAGS = flags.FLAGS
 
@@ -60,19 +53,13 @@ FLAGS = flags.FLAGS
 class Models:
     """Loads (training first if missing) the models the figures use, once each."""
 
-    def __init__(self, root):
-        self.root, self._loaded = root, {}
+    def __init__(self):
+        self._loaded = {}
 
     def __call__(self, model, scale=None):
-        key = (model, scale)
-        if key not in self._loaded:
-            overrides = dict(data=FLAGS.data, train_size=FLAGS.train_size,
-                             test_size=FLAGS.test_size, latent_dim=FLAGS.latent_dim, verbose=2)
-            if FLAGS.epochs is not None:
-                overrides["epochs"] = FLAGS.epochs
-            run = experiments.train(self.root, model, scale, FLAGS.schedule, **overrides)
-            self._loaded[key] = keras.saving.load_model(run.model_path)
-        return self._loaded[key]
+        if (model, scale) not in self._loaded:
+            self._loaded[model, scale] = experiment_flags.trained(model, scale)
+        return self._loaded[model, scale]
 
 
 def tile(images, columns):
@@ -191,10 +178,9 @@ def appendix_c(models, out):
 
 def main(argv):
     del argv
-    models = Models(os.path.join(FLAGS.root, FLAGS.schedule))
+    models = Models()
     images, labels = data.load_mnist("test", path=FLAGS.data)
-    out = FLAGS.report_dir or models.root
-    os.makedirs(out, exist_ok=True)
+    out = experiment_flags.report_dir()
     figure2(models, images, labels, out)
     figure3(models, images, labels, out)
     figure4_and_6(models, images, labels, out)

@@ -11,8 +11,8 @@ MNIST test images and measures, for the raw noisy y, DEEN's x_hat(y)
 trained on clean MNIST (`keras_svae.classifier`) and the mean
 ||x - x_hat||^2. The models come from <root>/<schedule>/ (trained there
 first if missing, like examples/scaling_laws.py); the classifier from
-<root>/classifier_<settings>.keras (trained there if missing). Writes robustness_<noise>.{md,json,png} to
---report_dir.
+<root>/classifier_<settings>.keras (trained there if missing). Writes
+robustness_<noise>.{md,json,png} to --report_dir.
 """
 
 import json
@@ -22,11 +22,11 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")  # Files only; no display.
-import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+import experiment_flags  # noqa: E402  (examples/: the flags shared with figures, scaling_laws)
 from keras_svae import classifier  # noqa: E402
 from keras_svae import data  # noqa: E402
 from keras_svae import experiments  # noqa: E402
@@ -45,35 +45,17 @@ ESTIMATORS = (
 )
 _LEVEL = {"gaussian": "σ_test", "laplace": "α_test", "salt_and_pepper": "p"}
 
-flags.DEFINE_enum("schedule", "cpu", list(experiments.SCHEDULES), "Which trained models.")
 flags.DEFINE_list("noises", list(robustness.NOISES), "Noise types to evaluate.")
-flags.DEFINE_string("root", "runs", "Models live in <root>/<schedule>/.")
-flags.DEFINE_string("report_dir", None, "Where tables, JSON and plots go (default: the runs).")
-flags.DEFINE_string("data", None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
-flags.DEFINE_integer("test_size", 0, "Evaluate on the first N test images only (0: all).")
-flags.DEFINE_integer("train_size", 0, "For models trained here: the first N images (0: all).")
-flags.DEFINE_integer("epochs", None, "For models trained here: override the schedule's epochs.")
-flags.DEFINE_integer("latent_dim", 100, "For models trained here: dimension of z.")
 flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the classifier, if trained here.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise and the posterior draws.")
 FLAGS = flags.FLAGS
 
 
-def load_estimators(root):
+def load_estimators():
     """name -> function of y, training any missing model with the schedule."""
-    overrides = dict(data=FLAGS.data, train_size=FLAGS.train_size, test_size=FLAGS.test_size,
-                     latent_dim=FLAGS.latent_dim, verbose=2)
-    if FLAGS.epochs is not None:
-        overrides["epochs"] = FLAGS.epochs
-    estimators = {}
-    for label, model, scale in ESTIMATORS:
-        if model is None:
-            estimators[label] = robustness.identity
-            continue
-        run = experiments.train(root, model, scale, FLAGS.schedule, **overrides)
-        trained = keras.saving.load_model(run.model_path)
-        estimators[label] = robustness.estimator(trained, seed=FLAGS.seed)
-    return estimators
+    return {label: robustness.identity if model is None else
+            robustness.estimator(experiment_flags.trained(model, scale), seed=FLAGS.seed)
+            for label, model, scale in ESTIMATORS}
 
 
 def tables(noise, rows):
@@ -116,15 +98,13 @@ def plot(noise, rows, path):
 
 def main(argv):
     del argv
-    root = os.path.join(FLAGS.root, FLAGS.schedule)
-    estimators = load_estimators(root)
+    estimators = load_estimators()
     judge = experiments.trained_classifier(FLAGS.root, FLAGS.data, epochs=FLAGS.classifier_epochs,
                                            train_size=FLAGS.train_size, seed=FLAGS.seed)
     images, labels = data.load_mnist("test", path=FLAGS.data)
     images, labels = images[:FLAGS.test_size or None], labels[:FLAGS.test_size or None]
     clean_accuracy = classifier.accuracy(judge, images, labels)
-    report_dir = FLAGS.report_dir or root
-    os.makedirs(report_dir, exist_ok=True)
+    report_dir = experiment_flags.report_dir()
     for noise in FLAGS.noises:
         start = time.perf_counter()
         rows = robustness.curves(judge, estimators, images, labels, noise, seed=FLAGS.seed)

@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+import experiment_flags  # noqa: E402  (examples/: the flags shared with figures, robustness)
 from keras_svae import experiments  # noqa: E402
 from keras_svae import power_law  # noqa: E402
 
@@ -58,18 +59,8 @@ _MODEL = {"gaussian": "sigma_vae", "laplace": "alpha_vae"}
 _SYMBOL = {"gaussian": "σ", "laplace": "α"}
 
 flags.DEFINE_enum("noise", "gaussian", list(_MODEL), "gaussian: sigma-VAEs; laplace: alpha-VAEs.")
-flags.DEFINE_enum("schedule", "cpu", list(experiments.SCHEDULES), "Training schedule.")
 flags.DEFINE_list("scales", [f"{s:g}" for s in experiments.SCALES], "The sigmas (alphas).")
-flags.DEFINE_string("root", "runs", "Trained models go to <root>/<schedule>/.")
-flags.DEFINE_string("report_dir", None, "Where the table, JSON and plot go (default: the runs).")
-flags.DEFINE_string("data", None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
-flags.DEFINE_integer("train_size", 0, "Train on the first N images only (0: all).")
-flags.DEFINE_integer("test_size", 0, "Evaluate on the first N test images only (0: all).")
-flags.DEFINE_integer("epochs", None, "Override the schedule's epochs.")
-flags.DEFINE_integer("batch_size", None, "Override the schedule's batch size.")
-flags.DEFINE_integer("latent_dim", 100, "Dimension of z.")
 flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
-flags.DEFINE_integer("verbose", 2, "Keras verbosity (2: one line per epoch).")
 FLAGS = flags.FLAGS
 
 
@@ -141,24 +132,17 @@ def plot(summary, path):
 def main(argv):
     del argv
     scales = [float(s) for s in FLAGS.scales]
-    root = os.path.join(FLAGS.root, FLAGS.schedule)
-    overrides = dict(data=FLAGS.data, train_size=FLAGS.train_size, test_size=FLAGS.test_size,
-                     latent_dim=FLAGS.latent_dim, seed=FLAGS.seed, verbose=FLAGS.verbose)
-    overrides.update({k: FLAGS[k].value for k in ("epochs", "batch_size")
-                      if FLAGS[k].value is not None})
-    runs = [experiments.train(root, _MODEL[FLAGS.noise], s, FLAGS.schedule, **overrides)
-            for s in scales]
+    runs = [experiment_flags.train(_MODEL[FLAGS.noise], s, seed=FLAGS.seed) for s in scales]
     summary = summarize(FLAGS.noise, scales, [run.metrics for run in runs])
     for row, run in zip(summary["rows"], runs):
         row["wall_seconds"] = run.wall_seconds
-    config = experiments.config_for(_MODEL[FLAGS.noise], scales[0], FLAGS.schedule, **overrides)
+    config = experiments.config_for(_MODEL[FLAGS.noise], scales[0], FLAGS.schedule,
+                                    **experiment_flags.training_overrides(seed=FLAGS.seed))
     summary["schedule"] = dict(name=FLAGS.schedule, **{
         k: getattr(config, k) for k in ("epochs", "batch_size", "learning_rate", "train_size",
                                         "test_size", "latent_dim", "seed")})
 
-    report_dir = FLAGS.report_dir or root
-    os.makedirs(report_dir, exist_ok=True)
-    stem = os.path.join(report_dir, f"scaling_{FLAGS.noise}_{FLAGS.schedule}")
+    stem = os.path.join(experiment_flags.report_dir(), f"scaling_{FLAGS.noise}_{FLAGS.schedule}")
     with open(stem + ".json", "w") as f:
         json.dump(summary, f, indent=2)
     table = markdown_table(summary)

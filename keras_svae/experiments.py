@@ -111,11 +111,11 @@ def train(root, model, scale=None, schedule="cpu", **overrides):
     for saved in (paths.metrics, os.path.join(paths.outdir, _CONFIG)):
         if os.path.exists(saved):
             with open(saved) as f:
-                stored = json.load(f)["config"]
-            if _differences(stored, config):
+                differences = _differences(json.load(f)["config"], config)
+            if differences:
                 raise ValueError(
                     f"{paths.outdir} holds a run with other settings (stored, wanted): "
-                    f"{_differences(stored, config)}. Use another root folder or remove it."
+                    f"{differences}. Use another root folder or remove it."
                 )
     os.makedirs(paths.outdir, exist_ok=True)
     with open(os.path.join(paths.outdir, _CONFIG), "w") as f:

@@ -10,7 +10,8 @@ breaks down. Here that becomes two numbers per (estimator, noise level):
   pixels and averaged over images (Table 2's quantity when y = x).
 
 An estimator maps a batch of noisy y to estimates of x: `identity` (the raw
-y, unclipped: pixels outside [0, 1] go to the classifier as they are), `estimator(deen_model)` (x_hat(y), eq. 3) or `estimator(vae_model)`
+y, unclipped: pixels outside [0, 1] go to the classifier as they are),
+`estimator(deen_model)` (x_hat(y), eq. 3) or `estimator(vae_model)`
 (x_hat(z), z ~ q(z|y), one draw per image). Every estimator sees the same
 noisy images at each level.
 """
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_svae import classifier as classifier_lib
 from keras_svae import corruption
 
 NOISES = {
@@ -82,10 +84,9 @@ def curves(classifier, estimators, images, labels, noise, levels=None, seed=0, b
         y = corrupt(noise, images, level, seed=seed + k)
         for name, function in estimators.items():
             estimate = _batched(function, y, batch_size)
-            logits = classifier.predict(estimate, batch_size=batch_size, verbose=0)
             rows.append(dict(
                 estimator=name, level=float(level),
-                accuracy=float(np.mean(np.argmax(logits, -1) == labels)),
+                accuracy=classifier_lib.accuracy(classifier, estimate, labels, batch_size),
                 mse=float(np.mean(np.sum((estimate - images) ** 2, axis=(1, 2, 3)))),
             ))
     return rows
