@@ -7,11 +7,19 @@ Where the images come from, first match wins:
 2. The environment variable `KERAS_SVAE_MNIST`, holding such a path.
 3. `tensorflow_datasets.load("mnist")`, which downloads on first use.
 
+A file that exists but is not such an npz (damaged, truncated, another format,
+other keys, shapes or dtypes) raises `MnistFileError` naming the file and the
+problem; the file is read with `allow_pickle=False`. With no file and no
+tensorflow_datasets (or no network for its first download), `MnistUnavailableError`
+says how to provide MNIST (`HOW_TO_PROVIDE`).
+
 `keras.datasets.mnist.load_data` is deliberately never used: offline it fails
 its hash check on a cached file that is not byte-identical and deletes it.
 """
 
 import os
+import zipfile
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -28,23 +36,73 @@ def _scale(images):
     return images.astype(np.float32) / 255.0
 
 
+# One sentence on every way of providing MNIST, for every error that lacks it.
+HOW_TO_PROVIDE = (
+    "Give a Keras-layout mnist.npz (keys x_train, y_train, x_test, y_test; uint8 images "
+    "(N, 28, 28), integer labels (N,)) with load_mnist(path=...), --data=/path/to/mnist.npz "
+    f"in the examples, or {ENV_VAR}=/path/to/mnist.npz; or install tensorflow_datasets on a "
+    "machine with network, which downloads MNIST once into its cache."
+)
+
+
+class MnistFileError(ValueError):
+    """A MNIST file that exists but cannot be read as a Keras-layout mnist.npz."""
+
+
+class MnistUnavailableError(RuntimeError):
+    """No MNIST file was given and tensorflow_datasets could not provide one."""
+
+
 def _load_npz(path, split):
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"No MNIST file at {path!r}. Give the path of a Keras-layout mnist.npz "
-            f"(keys x_train, y_train, x_test, y_test) with load_mnist(path=...) or the "
-            f"{ENV_VAR} environment variable."
+        raise FileNotFoundError(f"No MNIST file at {path!r}. {HOW_TO_PROVIDE}")
+    try:
+        # allow_pickle=False: a data file must never run code when it is read.
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # A bare .npy array.
+            raise MnistFileError("it holds one array, not the keys x_train, y_train, x_test, y_test.")
+        with archive:
+            images, labels = _read_split(archive, split)
+    except MnistFileError as error:
+        raise MnistFileError(f"{path!r} is not a usable Keras-layout mnist.npz: {error}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        # NumPy's own messages (pickles, bad zips, truncated members) name neither the
+        # file nor what a MNIST file should hold.
+        raise MnistFileError(
+            f"{path!r} is not a usable Keras-layout mnist.npz: it cannot be read as an .npz "
+            f"archive (damaged, truncated or another format; {type(error).__name__}: {error})."
+        ) from error
+    return _scale(images), labels.astype(np.int64)
+
+
+def _read_split(archive, split):
+    """The split's (uint8 images, integer labels), checked for layout and dtype."""
+    keys = f"x_{split}", f"y_{split}"
+    missing = sorted(set(keys) - set(archive.files))
+    if missing:
+        raise MnistFileError(f"it lacks {missing} (it has {sorted(archive.files)}).")
+    images, labels = (archive[key] for key in keys)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise MnistFileError(
+            f"{keys[0]} must be uint8 images of shape (N, 28, 28), got {images.dtype} of shape "
+            f"{images.shape}."
         )
-    with np.load(path) as archive:
-        missing = {f"x_{split}", f"y_{split}"} - set(archive.files)
-        if missing:
-            raise ValueError(f"{path!r} is not a Keras-layout mnist.npz: it lacks {sorted(missing)}.")
-        return _scale(archive[f"x_{split}"]), archive[f"y_{split}"].astype(np.int64)
+    if not np.issubdtype(labels.dtype, np.integer) or labels.shape != images.shape[:1]:
+        raise MnistFileError(
+            f"{keys[1]} must hold one integer label per image, shape ({len(images)},), got "
+            f"{labels.dtype} of shape {labels.shape}."
+        )
+    return images, labels
 
 
 def _load_tfds(split, data_dir, download):
-    import tensorflow_datasets as tfds  # Imported here: slow, and only needed online.
-
+    try:
+        import tensorflow_datasets as tfds  # Imported here: slow, and only needed online.
+    except ImportError as error:
+        raise MnistUnavailableError(
+            f"No MNIST file was given and tensorflow_datasets cannot be imported ({error}). "
+            f"{HOW_TO_PROVIDE}"
+        ) from error
     try:
         images, labels = tfds.as_numpy(
             tfds.load(
@@ -53,13 +111,11 @@ def _load_tfds(split, data_dir, download):
             )
         )
     except Exception as error:  # tfds raises many types for "no data, no network".
-        raise RuntimeError(
+        raise MnistUnavailableError(
             f"Could not load MNIST through tensorflow_datasets ({type(error).__name__}: "
-            f"{error}). Offline, point keras_svae at a local Keras-layout mnist.npz: "
-            f"load_mnist(path='/path/to/mnist.npz'), --data=/path/to/mnist.npz in the "
-            f"examples, or {ENV_VAR}=/path/to/mnist.npz."
+            f"{error}). {HOW_TO_PROVIDE}"
         ) from error
-    return _scale(images), labels.astype(np.int64)
+    return _scale(images), np.asarray(labels).astype(np.int64)
 
 
 def load_mnist(split="train", path=None, data_dir=None, download=True):

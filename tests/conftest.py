@@ -1,4 +1,13 @@
-"""Shared test setup: the offline MNIST file, and checks every model needs."""
+"""Shared test setup: where MNIST comes from, and checks every model needs.
+
+MNIST, first match wins: the file named by $KERAS_SVAE_MNIST; the offline copy
+at ../shared/data/mnist.npz beside the repository; tensorflow_datasets, which
+downloads once into its cache (written here as a Keras-layout npz in the temp
+directory, so that every test and example reads one file). The lookup runs
+once, in pytest's main process; xdist workers and the examples' subprocesses
+inherit the result through the environment. With none available, every test
+that needs MNIST fails with `data.HOW_TO_PROVIDE`.
+"""
 
 import os
 import pathlib
@@ -16,11 +25,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from keras_svae import data  # noqa: E402
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
-
-# Tests read MNIST from the shared offline copy unless told otherwise.
-os.environ.setdefault("KERAS_SVAE_MNIST", str(SHARED_MNIST))
+# Set by the main process when no MNIST could be found: the reason, for every worker.
+MNIST_ERROR_VAR = "KERAS_SVAE_TESTS_MNIST_ERROR"
 
 if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
@@ -29,11 +39,46 @@ if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def find_mnist(shared=SHARED_MNIST, cache_dir=None):
+    """The path of a Keras-layout mnist.npz for the tests (see the module docstring).
+
+    Raises:
+        data.MnistUnavailableError: no file, and tensorflow_datasets could not load MNIST.
+    """
+    if os.environ.get(data.ENV_VAR):
+        return os.environ[data.ENV_VAR]
+    if pathlib.Path(shared).is_file():
+        return str(shared)
+    splits = {split: data.load_mnist(split) for split in data.SPLITS}  # tensorflow_datasets.
+    target = pathlib.Path(cache_dir or tempfile.gettempdir()) / "keras_svae_mnist_from_tfds.npz"
+    partial = target.with_suffix(".partial.npz")
+    np.savez(partial, **{
+        key: value for split, (images, labels) in splits.items() for key, value in (
+            (f"x_{split}", np.round(images[..., 0] * 255).astype(np.uint8)),
+            (f"y_{split}", labels.astype(np.uint8)),
+        )
+    })
+    os.replace(partial, target)  # Never a half-written file for a concurrent reader.
+    return str(target)
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(MNIST_ERROR_VAR):
+        return  # Workers inherit the main process's answer.
+    try:
+        os.environ[data.ENV_VAR] = find_mnist()
+    except data.MnistUnavailableError as error:
+        os.environ[MNIST_ERROR_VAR] = str(error)
+
+
 @pytest.fixture(scope="session")
 def mnist_path():
-    path = pathlib.Path(os.environ["KERAS_SVAE_MNIST"])
+    if os.environ.get(MNIST_ERROR_VAR):
+        pytest.fail(f"MNIST is not available: {os.environ[MNIST_ERROR_VAR]}", pytrace=False)
+    path = pathlib.Path(os.environ[data.ENV_VAR])
     if not path.is_file():
-        pytest.fail(f"MNIST is missing at {path}; set KERAS_SVAE_MNIST to a Keras-layout mnist.npz.")
+        pytest.fail(f"No MNIST file at {path} ({data.ENV_VAR}). {data.HOW_TO_PROVIDE}",
+                    pytrace=False)
     return str(path)
 
 
