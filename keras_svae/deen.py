@@ -38,6 +38,10 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     * `fit(y, x)`: given pairs of noisy inputs y and clean targets x (fixed
       noise, or real noisy measurements).
 
+    Neither x nor y need lie in [0, 1]: the estimator is y - sigma^2 grad f(y)
+    with no squashing readout, so any finite real data (e.g. standardised
+    measurements) is accepted; only NaN, infinity and shapes are refused.
+
     Args:
         sigma: float, the noise std the estimator is built for; finite, > 0.
         energy: a stateless `keras.layers.Layer` mapping a batch to one energy

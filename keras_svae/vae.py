@@ -48,6 +48,11 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         seed: int or None, seeds the reparameterisation noise.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
+    Data: `fit` and `evaluate` take clean images with pixels in [0, 1] (x_hat
+    = sigmoid(logits) lies in (0, 1)) and refuse anything else before any
+    weight changes; `reconstruct`, `encode`, `loss_terms` and `elbo` take any
+    real values (noisy y).
+
     Tracked metrics (in `fit` and `evaluate`): `loss`, `recon` (-log p(x|z)
     without its constant), `kl`, `mse` (||x - x_hat(z)||^2 summed over
     pixels, Table 2's quantity) and `elbo` (-(recon + kl): the paper's L,
@@ -116,10 +121,10 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
     def data_shape(self):
         return self.image_shape
 
-    @property
-    def _unit_interval(self):
-        # The Bernoulli likelihood is defined for pixels in [0, 1] only.
-        return self.noise == "bernoulli"
+    # fit/evaluate take clean data in [0, 1] for every noise model: x_hat =
+    # sigmoid(logits) cannot reach anything else (and the Bernoulli likelihood
+    # is defined there only). Inference on noisy y takes any real values.
+    _unit_interval = True
 
     @property
     def latent_dim(self):

@@ -37,6 +37,21 @@ def as_concrete_numpy(x):
         return None
 
 
+# Why clean training data must lie in [0, 1], for the errors that refuse it.
+UNIT_INTERVAL_REASON = (
+    "the decoder's mean x_hat = sigmoid(logits) lies in (0, 1), so the model cannot fit "
+    "pixels outside [0, 1]"
+)
+
+
+def _unit_interval_message(name, low, high, dtype):
+    hint = ""
+    if np.issubdtype(dtype, np.integer) or high > 1.0:
+        hint = " For 8-bit images (0-255) divide by 255 (data.load_mnist does)."
+    return (f"{name} must have pixels in [0, 1] to train or evaluate on: {UNIT_INTERVAL_REASON}; "
+            f"got pixels in [{low}, {high}].{hint}")
+
+
 def check_values(array, unit_interval=False, name="x"):
     """Raises ValueError on NaN/infinite pixels, or pixels outside [0, 1]."""
     array = np.asarray(array)
@@ -48,10 +63,7 @@ def check_values(array, unit_interval=False, name="x"):
             f"{name} has {np.size(finite) - np.count_nonzero(finite)} NaN or infinite pixel(s)."
         )
     if unit_interval and array.size and (array.min() < 0.0 or array.max() > 1.0):
-        raise ValueError(
-            f"{name} must have pixels in [0, 1] for the Bernoulli model, got pixels in "
-            f"[{array.min()}, {array.max()}]."
-        )
+        raise ValueError(_unit_interval_message(name, array.min(), array.max(), array.dtype))
 
 
 def check_images(x, image_shape, unit_interval=False, name="x"):
@@ -85,13 +97,13 @@ def checked_dataset(dataset, image_shape, unit_interval=False, name="x"):
             )
         ]
         if unit_interval:
+            message = (f"{name} must have pixels in [0, 1] to train or evaluate on: "
+                       f"{UNIT_INTERVAL_REASON}. For 8-bit images (0-255) divide by 255.")
             asserts += [
                 tf.debugging.assert_greater_equal(
-                    tf.reduce_min(images), tf.cast(0, images.dtype),
-                    message=f"{name} must have pixels in [0, 1] for the Bernoulli model."),
+                    tf.reduce_min(images), tf.cast(0, images.dtype), message=message),
                 tf.debugging.assert_less_equal(
-                    tf.reduce_max(images), tf.cast(1, images.dtype),
-                    message=f"{name} must have pixels in [0, 1] for the Bernoulli model."),
+                    tf.reduce_max(images), tf.cast(1, images.dtype), message=message),
             ]
         with tf.control_dependencies(asserts):
             return tf.nest.map_structure(tf.identity, element if len(element) > 1 else element[0])
@@ -120,9 +132,9 @@ class InputChecks:
     """Mixin for `keras.Model`s: checks data where it enters fit/evaluate/predict.
 
     The model defines `data_shape` (one example's shape) and
-    `_unit_interval` (whether training data must lie in [0, 1]). Inputs and,
-    when given, targets are checked; `predict` checks only shape and
-    finiteness (it is meant for noisy data).
+    `_unit_interval` (whether the data of fit/evaluate must lie in [0, 1]).
+    Inputs and, when given, targets are checked; `predict` checks only shape
+    and finiteness (it is meant for noisy data).
     """
 
     def _checked(self, x, name="x", unit_interval=None):
