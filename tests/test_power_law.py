@@ -32,8 +32,20 @@ def test_the_papers_tables_give_the_papers_exponents():
     assert fit_3.p_value < 1e-11  # The paper reports 5.3e-12.
 
 
-@pytest.mark.parametrize("scales,values", [([0.1, 0.2], [3.0, 2.0]), ([0.1, 0.0, 0.3], [3, 2, 1]),
-                                           ([0.1, 0.2, 0.3], [3, -2, 1]), ([0.1, 0.2], [3, 2, 1])])
-def test_bad_points_are_rejected(scales, values):
-    with pytest.raises(ValueError):
+SHAPES = r"Need matching 1-D scales and values with at least 3 points, got shapes"
+LOG_SPACE = r"fitted in log space: scales and values must be finite and > 0"
+
+
+@pytest.mark.parametrize("scales,values,match", [
+    ([0.1, 0.2], [3.0, 2.0], SHAPES + r" \(2,\) and \(2,\)"),  # Too few points.
+    ([0.1, 0.2], [3, 2, 1], SHAPES + r" \(2,\) and \(3,\)"),  # Lengths differ.
+    ([[0.1, 0.2, 0.3]], [[3, 2, 1]], SHAPES + r" \(1, 3\) and \(1, 3\)"),  # Not 1-D.
+    ([0.1, 0.0, 0.3], [3, 2, 1], LOG_SPACE),  # A scale of 0.
+    ([0.1, 0.2, 0.3], [3, -2, 1], LOG_SPACE),  # A negative value.
+    ([0.1, 0.2, 0.3], [3, np.nan, 1], LOG_SPACE),  # A NaN value.
+    ([0.1, np.inf, 0.3], [3, 2, 1], LOG_SPACE),  # An infinite scale.
+], ids=["too_few", "lengths_differ", "not_1d", "zero_scale", "negative_value", "nan_value",
+        "infinite_scale"])
+def test_bad_points_are_rejected(scales, values, match):
+    with pytest.raises(ValueError, match=match):
         fit_power_law(scales, values)

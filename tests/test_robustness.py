@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import SMALL, to_numpy
-from keras_svae import DEEN, robustness, sigma_vae
+from keras_svae import DEEN, networks, robustness, sigma_vae
 
 PIXELS = 28 * 28
 
@@ -60,15 +60,66 @@ def test_every_estimator_sees_the_same_noisy_images():
     np.testing.assert_array_equal(seen[0], seen[1])
 
 
-def test_estimators_are_the_models_own_inference():
+SMALL_28 = dict(SMALL, image_shape=(28, 28, 1))
+
+
+def _posterior_fixed_to(vae, mean, log_var):
+    """Makes q(z | y) = N(mean, exp(log_var) I) whatever y (zero kernels, set biases)."""
+    for layer, bias in ((vae.encoder.mean, mean), (vae.encoder.log_var, log_var)):
+        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
+        layer.bias.assign(np.full(layer.bias.shape, bias, "float32"))
+
+
+def test_vae_estimator_is_one_seeded_posterior_draw_per_call():
     y = robustness.corrupt("gaussian", _images(4), 0.5, seed=1)
-    vae = sigma_vae(0.9, seed=0, **dict(SMALL, image_shape=(28, 28, 1)))
-    np.testing.assert_allclose(
-        to_numpy(robustness.estimator(vae, seed=3)(y)),
-        to_numpy(vae.reconstruct(y, seed=keras.random.SeedGenerator(3))), atol=1e-6)
-    deen = DEEN(0.9, seed=0)
-    np.testing.assert_allclose(to_numpy(robustness.estimator(deen)(y)),
-                               to_numpy(deen.denoise(y)), atol=1e-6)
+    vae = sigma_vae(0.9, seed=0, **SMALL_28)
+    first, again = robustness.estimator(vae, seed=3), robustness.estimator(vae, seed=3)
+    a, b = to_numpy(first(y)), to_numpy(again(y))
+    np.testing.assert_array_equal(a, b)  # The same seed gives the same draws.
+    assert not np.allclose(to_numpy(first(y)), a)  # Each call draws afresh.
+    assert not np.allclose(to_numpy(robustness.estimator(vae, seed=4)(y)), a)
+    assert a.shape == y.shape and 0 < a.min() and a.max() < 1  # x_hat = sigmoid(logits).
+
+
+def test_vae_estimator_decodes_the_posterior_mean_when_q_is_a_point_mass():
+    y = robustness.corrupt("gaussian", _images(4), 0.5, seed=1)
+    vae = sigma_vae(0.9, seed=0, **SMALL_28)
+    _posterior_fixed_to(vae, mean=0.3, log_var=-40.0)  # std 2e-9: z = the mean.
+    z = np.full((4, vae.latent_dim), 0.3, "float32")
+    np.testing.assert_allclose(to_numpy(robustness.estimator(vae, seed=5)(y)),
+                               to_numpy(vae.decode(z)), atol=1e-6)
+
+
+def test_vae_estimator_draws_z_with_the_posterior_spread():
+    """With q(z | y) = N(0, I) for every y, the estimates are distributed as prior samples."""
+    vae = sigma_vae(0.9, seed=0, **SMALL_28)
+    _posterior_fixed_to(vae, mean=0.0, log_var=0.0)
+    y = np.zeros((2000, 28, 28, 1), "float32")
+    estimates = to_numpy(robustness.estimator(vae, seed=6)(y))
+    prior = to_numpy(vae.sample(2000, seed=7))
+    # The mean image of 2000 draws, to 5 standard errors in every pixel; an estimator
+    # that decoded the mean z (no spread) fails the spread check.
+    standard_error = np.sqrt((estimates.var(0) + prior.var(0)) / 2000)
+    assert np.all(np.abs(estimates.mean(0) - prior.mean(0)) < 5 * standard_error + 1e-6)
+    np.testing.assert_allclose(estimates.std(0), prior.std(0), rtol=0.15, atol=1e-4)
+    assert prior.std(0).mean() > 1e-3  # The decoder is not constant: the check has teeth.
+
+
+def test_deen_estimator_is_y_minus_sigma_squared_times_the_energy_gradient():
+    """x_hat(y) = y - sigma^2 grad f(y) (eq. 3), the gradient by central differences of f."""
+    shape, sigma, h = (6, 6, 1), 0.7, 1e-2
+    deen = DEEN(sigma, energy=networks.EnergyNetwork((4, 4, 4), units=8), data_shape=shape,
+                seed=0)
+    y = np.random.default_rng(2).normal(0.5, 0.5, (2,) + shape).astype("float32")
+    steps = h * np.eye(np.prod(shape), dtype="float32").reshape((-1,) + shape)
+    gradient = np.stack([
+        (to_numpy(deen.energy(image + steps)) - to_numpy(deen.energy(image - steps))) / (2 * h)
+        for image in y]).reshape(y.shape)
+    expected = y - sigma**2 * gradient
+    estimate = to_numpy(robustness.estimator(deen)(y))
+    assert np.abs(gradient).max() > 1e-3  # A gradient worth checking.
+    np.testing.assert_allclose(estimate, expected, atol=2e-4)
+    assert not np.allclose(estimate, y, atol=1e-3)
 
 
 def test_bad_input_is_named():

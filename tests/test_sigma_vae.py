@@ -107,8 +107,38 @@ def test_keras_file_round_trip(tmp_path, noise, scale, beta):
                                   to_numpy(loaded.reconstruct(X, seed=9)))
     # The seed generator's state is saved too: both continue the same stream.
     np.testing.assert_array_equal(to_numpy(model.reconstruct(X)), to_numpy(loaded.reconstruct(X)))
-    # The optimizer comes back too, so training can go on.
-    loaded.fit(X, epochs=1, batch_size=8, verbose=0)
+
+    # The optimizer comes back with its state: the step count and, matched by
+    # path (not position), Adam's m ("momentum") and v ("velocity") of every weight.
+    assert int(to_numpy(model.optimizer.iterations)) == 4  # 32 examples, batches of 8.
+    assert int(to_numpy(loaded.optimizer.iterations)) == 4
+    state, loaded_state = _optimizer_state(model), _optimizer_state(loaded)
+    assert sorted(loaded_state) == sorted(state)
+    for weight in model.trainable_variables:
+        for slot in ("momentum", "velocity"):
+            key = f"{weight.path.replace('/', '_')}_{slot}"
+            assert np.any(state[key] != 0), key  # Trained: the check is not vacuous.
+    for key, value in state.items():
+        np.testing.assert_array_equal(loaded_state[key], value, err_msg=key)
+
+    # So training goes on as if never interrupted: one more step on the same
+    # batch, with the same (restored) seed state, gives bitwise the same weights.
+    batch = X[:8]
+    model.train_on_batch(batch)
+    loaded.train_on_batch(batch)
+    assert int(to_numpy(loaded.optimizer.iterations)) == 5
+    assert_weights_equal(loaded, weights_of(model))
+
+
+def _optimizer_state(model):
+    """Every optimizer variable's value, keyed by its path relative to the optimizer."""
+    prefix = model.optimizer.name + "/"
+    state = {}
+    for variable in model.optimizer.variables:
+        assert variable.path.startswith(prefix), variable.path
+        state[variable.path[len(prefix):]] = to_numpy(variable).copy()
+    assert len(state) == len(model.optimizer.variables)  # Paths are unique.
+    return state
 
 
 def test_from_config_rebuilds_the_same_architecture():

@@ -1,7 +1,9 @@
 """Runs: TensorBoard views, rerun protection, and resuming a killed run exactly."""
 
+import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +114,16 @@ def _backed_up(metadata):
         return False
 
 
+def _epochs_run(output):
+    """The epochs (1-based) a `--verbose=2` run printed as "Epoch k/N"."""
+    return [int(k) for k in re.findall(r"^Epoch (\d+)/\d+$", output, flags=re.MULTILINE)]
+
+
+def _history_epochs(path):
+    with open(path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, mnist_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     killed = tmp_path / "killed"
@@ -125,10 +137,19 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, m
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (killed / "metrics.json").exists()
-    assert json.loads(backup.read_text())["epoch"] < 2  # Killed before the last epoch.
+    finished = json.loads(backup.read_text())["epoch"]  # Epochs finished: the next to run.
+    assert 1 <= finished < 3  # Killed after the first epoch's backup, before the last epoch.
 
-    subprocess.run(train_command(killed, mnist_path), env=env, check=True, capture_output=True,
-                   timeout=600)
+    # The same command again, printing its epochs: it must run only those after the backup.
+    # (A run restarted from scratch ends on the same weights, so the weights alone cannot
+    # tell a resume from a restart.)
+    rerun = subprocess.run([*train_command(killed, mnist_path), "--verbose=2"], env=env,
+                           check=True, capture_output=True, text=True, timeout=600)
+    assert _epochs_run(rerun.stdout) == list(range(finished + 1, 4)), rerun.stdout
+    # history.csv: the killed run's rows, then the resumed ones, no epoch twice.
+    epochs = _history_epochs(killed / "history.csv")
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 2, epochs
+
     whole = tmp_path / "whole"
     subprocess.run(train_command(whole, mnist_path), env=env, check=True, capture_output=True,
                    timeout=600)
