@@ -16,7 +16,7 @@ from absl import app
 from absl import flags
 
 from keras_svae import data
-from keras_svae import equivalence
+from keras_svae.experiments import equivalence
 
 flags.DEFINE_enum("noise", "gaussian", ["gaussian", "laplace"], "Theorem 1 or Theorem 2.")
 flags.DEFINE_float("scale_1", 0.3, "sigma_1 (alpha_1): the model that takes beta.")

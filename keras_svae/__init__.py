@@ -1,19 +1,36 @@
-"""keras_svae: learning and inference in imaginary noise models, on Keras 3."""
+"""keras_svae: learning and inference in imaginary noise models, on Keras 3.
 
-from keras_svae import classifier
+The models (`SigmaVAE`, `DEEN`) and their primitives are here; the paper's
+experiments are in `keras_svae.experiments`.
+"""
+
+import importlib
+import warnings
+
 from keras_svae import corruption
 from keras_svae import data
 from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
-from keras_svae import power_law
-from keras_svae import robustness
 from keras_svae.deen import DEEN
 from keras_svae.vae import SigmaVAE, alpha_vae, sigma_vae, vanilla_vae
 
 __all__ = [
     "DEEN", "SigmaVAE", "alpha_vae", "sigma_vae", "vanilla_vae",
-    "classifier", "corruption", "data", "imaginary_noise", "networks", "posterior", "power_law",
-    "robustness",
+    "corruption", "data", "imaginary_noise", "networks", "posterior",
 ]
 __version__ = "0.1.0"
+
+# Modules that moved to keras_svae.experiments; their old names work for one release.
+_MOVED = ("classifier", "equivalence", "power_law", "robustness")
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Warned once, below.
+            module = importlib.import_module(f"keras_svae.experiments.{name}")
+        warnings.warn(f"keras_svae.{name} has moved to keras_svae.experiments.{name}; the old "
+                      "path goes in the next release.", DeprecationWarning, stacklevel=2)
+        return module
+    raise AttributeError(f"module 'keras_svae' has no attribute {name!r}")

@@ -27,6 +27,7 @@ from keras import ops
 from tensorboard.plugins.hparams import api as hparams_api
 
 from keras_svae import corruption
+from keras_svae import vae
 
 DEFAULT_NOISES = (("gaussian", 0.5), ("gaussian", 0.9), ("laplace", 0.4), ("salt_and_pepper", 0.5))
 
@@ -36,13 +37,6 @@ def image_grid(rows):
     rows = [np.clip(np.asarray(r, np.float32), 0.0, 1.0) for r in rows]
     tiled = [np.concatenate(list(r), axis=1) for r in rows]  # Each row: (h, n*w, c).
     return np.concatenate(tiled, axis=0)[None]
-
-
-def model_output(model, y, seed):
-    """The model's estimate of the clean image from a noisy y."""
-    if hasattr(model, "reconstruct"):
-        return model.reconstruct(y, seed=seed)
-    return model.denoise(y)
 
 
 class StepScalars(callbacks.Callback):
@@ -105,7 +99,7 @@ class RobustnessImages(callbacks.Callback):
         # The noisy inputs are drawn once: every epoch sees the same ones.
         self.noisy = {
             f"{kind}_{level}": np.asarray(
-                ops.convert_to_numpy(getattr(corruption, kind)(self.images, level, seed=seed))
+                corruption.apply(kind, self.images, level, seed=seed)
             )
             for kind, level in self.noises
         }
@@ -116,11 +110,11 @@ class RobustnessImages(callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.logdir)
         with self._writer.as_default(step=epoch), tf.summary.record_if(True):
             for name, noisy in self.noisy.items():
-                output = ops.convert_to_numpy(model_output(self.model, noisy, self.seed))
+                output = ops.convert_to_numpy(self.model.estimate(noisy, seed=self.seed))
                 grid = image_grid([self.images, noisy, output])
                 tf.summary.image(f"robustness/{name}", grid,
                                  description="rows: clean x, noisy y, the model's estimate of x")
-            if self.num_samples and hasattr(self.model, "sample"):
+            if self.num_samples and isinstance(self.model, vae.SigmaVAE):  # DEEN cannot sample.
                 samples = ops.convert_to_numpy(self.model.sample(self.num_samples, seed=self.seed))
                 side = int(np.ceil(np.sqrt(self.num_samples)))
                 padded = np.zeros((side * side,) + samples.shape[1:], np.float32)

@@ -1,73 +1,10 @@
-"""A plain ConvNet digit classifier: the judge of the robustness experiments.
+"""Deprecated: moved to `keras_svae.experiments.classifier`; this alias goes in the next release."""
 
-The robustness curves ask how well a classifier trained on *clean* MNIST
-recognises a denoiser's output: the raw noisy y, DEEN's x_hat(y), or a VAE's
-x_hat(z), z ~ q(z|y) (randomized-smoothing certification will use it the
-same way). This is that classifier: three 3x3 convolutions (32, 64, 128 channels),
-each followed by 2x2 max pooling, a Dense layer and dropout, trained with Adam on clean images.
-`examples/robustness.py` trains it on all 60,000 images for 3 epochs and
-reports its clean test accuracy (docs/results.md); the test checks a short
-fit only.
-"""
+import importlib
+import sys
+import warnings
 
-import keras
-import numpy as np
-from keras import layers
-
-from keras_svae import validation
-
-
-def convnet(image_shape=(28, 28, 1), num_classes=10, name="classifier"):
-    """The uncompiled classifier: images in [0, 1] -> class logits."""
-    inputs = keras.Input(image_shape)
-    h = inputs
-    # One convolution per resolution: the robustness curves classify ~10^6 images.
-    for channels in (32, 64, 128):
-        h = layers.Conv2D(channels, 3, padding="same", activation="relu")(h)
-        h = layers.MaxPooling2D()(h)
-    h = layers.Flatten()(h)
-    h = layers.Dense(128, activation="relu")(h)
-    h = layers.Dropout(0.5)(h)
-    return keras.Model(inputs, layers.Dense(num_classes)(h), name=name)
-
-
-def train(images, labels, epochs=3, batch_size=128, learning_rate=1e-3, seed=0, verbose=0,
-          validation_data=None):
-    """A compiled classifier fitted on clean images; returns the model.
-
-    Args:
-        images: float (N, H, W, C) in [0, 1].
-        labels: int (N,) class indices.
-        validation_data: optional (images, labels), for the progress output.
-    """
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C), got shape {images.shape}.")
-    validation.check_images(images, images.shape[1:], name="images")
-    if images.size and (images.min() < 0.0 or images.max() > 1.0):
-        raise ValueError(
-            "The classifier trains on clean images with pixels in [0, 1], got pixels in "
-            f"[{images.min()}, {images.max()}]."
-        )
-    labels = np.asarray(labels)
-    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be integer class indices of shape ({len(images)},), got dtype "
-            f"{labels.dtype} and shape {labels.shape}."
-        )
-    keras.utils.set_random_seed(seed)
-    model = convnet(images.shape[1:], int(labels.max()) + 1)
-    model.compile(
-        keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=verbose,
-              validation_data=validation_data)
-    return model
-
-
-def accuracy(model, images, labels, batch_size=500):
-    """The fraction of images whose arg-max logit is the label."""
-    logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(labels)))
+warnings.warn("keras_svae.classifier has moved to keras_svae.experiments.classifier; the old path goes in the "
+              "next release.", DeprecationWarning, stacklevel=2)
+# The old name is the new module itself: attributes, isinstance and monkeypatching all agree.
+sys.modules[__name__] = importlib.import_module("keras_svae.experiments.classifier")

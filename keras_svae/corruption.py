@@ -3,25 +3,19 @@
 These corrupt test images for the robustness experiments (Figures 2-6). The
 models never see them in training: their noise is only imaginary.
 Every op takes a `seed` (int or `keras.random.SeedGenerator`) and runs on any
-backend.
+backend; `get(name)` looks one up by the name the experiments use, and
+`apply(name, images, level, seed)` returns its result as a NumPy array.
 """
-
-import math
 
 from keras import ops
 from keras import random
 
-
-def _nonnegative(name, value):
-    value = float(value)
-    if not math.isfinite(value) or value < 0.0:
-        raise ValueError(f"{name} must be finite and >= 0, got {name}={value}.")
-    return value
+from keras_svae import validation
 
 
 def gaussian(x, sigma, seed=None):
     """y = x + eps, eps ~ N(0, sigma^2 I)."""
-    sigma = _nonnegative("sigma", sigma)
+    sigma = validation.validate_level("sigma", sigma)
     x = ops.convert_to_tensor(x, "float32")
     return x + sigma * random.normal(ops.shape(x), dtype=x.dtype, seed=seed)
 
@@ -31,7 +25,7 @@ def laplace(x, alpha, seed=None):
 
     Drawn as the difference of two Exponential(1/alpha) variables.
     """
-    alpha = _nonnegative("alpha", alpha)
+    alpha = validation.validate_level("alpha", alpha)
     x = ops.convert_to_tensor(x, "float32")
     # 1 - U lies in (0, 1], so the logarithm is finite.
     u = random.uniform((2,) + tuple(ops.shape(x)), dtype=x.dtype, seed=seed)
@@ -41,10 +35,23 @@ def laplace(x, alpha, seed=None):
 
 def salt_and_pepper(x, p, seed=None):
     """Replaces each pixel with probability p by 0 or 1 (each half the time)."""
-    p = float(p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability in [0, 1], got p={p}.")
+    p = validation.validate_probability("p", p)
     x = ops.convert_to_tensor(x, "float32")
     u = random.uniform((2,) + tuple(ops.shape(x)), dtype=x.dtype, seed=seed)
     salt = ops.cast(u[1] < 0.5, x.dtype)
     return ops.where(u[0] < p, salt, x)
+
+
+NOISES = {"gaussian": gaussian, "laplace": laplace, "salt_and_pepper": salt_and_pepper}
+
+
+def get(name):
+    """The corruption called `name`: "gaussian", "laplace" or "salt_and_pepper"."""
+    if name not in NOISES:
+        raise ValueError(f"noise must be one of {sorted(NOISES)}, got {name!r}.")
+    return NOISES[name]
+
+
+def apply(name, images, level, seed=None):
+    """`images` under the corruption `name` at `level` (sigma, alpha or p), as NumPy."""
+    return ops.convert_to_numpy(get(name)(images, level, seed=seed))

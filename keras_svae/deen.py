@@ -21,10 +21,10 @@ import keras
 from keras import ops
 
 from keras_svae import distribution
-from keras_svae import imaginary_noise
 from keras_svae import input_gradient
 from keras_svae import networks
 from keras_svae import random_state
+from keras_svae import reductions
 from keras_svae import validation
 
 
@@ -58,7 +58,7 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
 
     def __init__(self, sigma, energy=None, data_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.sigma = imaginary_noise.validate_scale("sigma", sigma)
+        self.sigma = validation.validate_scale("sigma", sigma)
         self.data_shape = tuple(int(d) for d in data_shape)
         self.seed = seed
         self.energy_network = (
@@ -137,6 +137,15 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
         validation.check_images(y, self.data_shape, name="y")
         return self._denoise(y, differentiable=False)
 
+    def estimate(self, y, seed=None):
+        """The estimate of x from noisy y: `denoise(y)` (deterministic; `seed` is unused).
+
+        The same method as `SigmaVAE.estimate`, so that callbacks, the
+        robustness curves and certification treat every model alike.
+        """
+        del seed
+        return self.denoise(y)
+
     def compile(self, *args, jit_compile="auto", **kwargs):
         """`keras.Model.compile`; torch.compile cannot double-backprop, so not on torch."""
         if jit_compile is True and keras.backend.backend() == "torch":
@@ -175,7 +184,7 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
 
 
 def _per_example_squared_error(a, b):
-    return ops.sum(ops.reshape(ops.square(a - b), (ops.shape(a)[0], -1)), axis=-1)
+    return reductions.sum_per_example(ops.square(a - b))
 
 
 def _require_stateless(layer):

@@ -19,27 +19,14 @@ import math
 from keras import backend
 from keras import ops
 
+from keras_svae import reductions
+from keras_svae import validation
+
 NOISE_MODELS = ("gaussian", "laplace", "bernoulli")
 
 
-def validate_scale(name, value):
-    """Returns `value` as a float after checking it is finite and positive.
-
-    Raises:
-        ValueError: naming the parameter and the bad value.
-    """
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}.") from None
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{name} must be finite and > 0, got {name}={value}.")
-    return value
-
-
-def _sum_over_pixels(values):
-    """Sums every axis but the batch axis: one value per example."""
-    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
+validate_scale = validation.validate_scale  # Kept here too: the scales are these models'.
+_sum_over_pixels = reductions.sum_per_example
 
 
 def _num_pixels(x):

@@ -33,6 +33,7 @@ import types
 
 import keras
 import tensorflow as tf
+from absl import flags
 
 from keras_svae import callbacks
 from keras_svae import data
@@ -44,53 +45,66 @@ from keras_svae import vae
 MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae", "deen")
 
 
+def _setting(default, help, choices=None):
+    """A `TrainConfig` field: its default, its help text and, for an enum, its choices."""
+    return dataclasses.field(default=default, metadata=dict(help=help, choices=choices))
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run.
 
-    Attributes:
-        model: one of `MODELS`.
-        sigma: the sigma-VAE's imaginary Gaussian std (eq. 5), or DEEN's
-            training noise std (eq. 2).
-        alpha: the alpha-VAE's imaginary Laplace scale (eq. 10).
-        beta: the KL weight (Theorem 1's (sigma, beta)-VAE).
-        strides: encoder convolution stride (2: "strided", 1: "no_downsampling").
-        latent_dim: dimension of z (VAEs only).
-        epochs, batch_size, learning_rate: the Adam schedule; batch_size is
-            the global batch, split across replicas.
-        data: a Keras-layout mnist.npz; None reads $KERAS_SVAE_MNIST, then tfds.
-        train_size, test_size: use only the first N images of each split (0: all).
-        seed: seeds weights, data order and the random draws.
-        strategy: TensorFlow's `distribution.STRATEGIES` entry.
-        tpu: TPU address for strategy "tpu".
-        data_parallel: JAX: data parallelism over all devices (of all processes).
-        coordinator_address, num_processes, process_id: JAX multi-process
-            (multi-machine) training; see `distribution.initialize_jax_processes`.
-        log_every: optimizer steps between step-level TensorBoard scalars.
-        verbose: Keras progress output (1: a progress bar per epoch).
+    Every field is one setting, with its help text in its metadata;
+    `define_flags` makes one command-line flag of each (examples/train.py),
+    so a new field is a new flag. The defaults are the paper's schedule.
     """
 
-    model: str = "sigma_vae"
-    sigma: float = 0.9
-    alpha: float = 0.9
-    beta: float = 1.0
-    strides: int = 2
-    latent_dim: int = 100
-    epochs: int = 100
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    data: str = None
-    train_size: int = 0
-    test_size: int = 0
-    seed: int = 0
-    strategy: str = "default"
-    tpu: str = None
-    data_parallel: bool = False
-    coordinator_address: str = None
-    num_processes: int = 1
-    process_id: int = 0
-    log_every: int = 100
-    verbose: int = 1
+    model: str = _setting("sigma_vae", "Which model to train.", MODELS)
+    sigma: float = _setting(
+        0.9, "sigma-VAE: imaginary Gaussian noise std (eq. 5); DEEN: training noise std (eq. 2).")
+    alpha: float = _setting(0.9, "alpha-VAE: imaginary Laplace noise scale (eq. 10).")
+    beta: float = _setting(1.0, "Weight of the KL term (Theorem 1's (sigma, beta)-VAE).")
+    strides: int = _setting(2, "Encoder convolution stride: 2 downsamples, 1 does not.")
+    latent_dim: int = _setting(100, "Dimension of z (VAEs only).")
+    epochs: int = _setting(100, "Training epochs.")
+    batch_size: int = _setting(16, "Global batch size, split across replicas.")
+    learning_rate: float = _setting(1e-4, "Adam learning rate.")
+    data: str = _setting(None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
+    train_size: int = _setting(0, "Train on the first N images only (0: all 60,000).")
+    test_size: int = _setting(0, "Evaluate on the first N test images only (0: all).")
+    seed: int = _setting(0, "Seeds the weights, the data order and the random draws.")
+    strategy: str = _setting("default", "TensorFlow: tf.distribute strategy (multi_worker "
+                             "reads TF_CONFIG).", distribution.STRATEGIES)
+    tpu: str = _setting(None, "TPU address, with --strategy=tpu.")
+    data_parallel: bool = _setting(False, "JAX: data parallelism over every device (of every "
+                                   "process).")
+    coordinator_address: str = _setting(None, "JAX multi-process: host:port of process 0.")
+    num_processes: int = _setting(1, "JAX multi-process: number of processes.")
+    process_id: int = _setting(0, "JAX multi-process: this process's rank.")
+    log_every: int = _setting(100, "Optimizer steps between step-level TensorBoard scalars.")
+    verbose: int = _setting(1, "Keras progress output (1: a progress bar per epoch).")
+
+
+_DEFINE = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+           bool: flags.DEFINE_bool}
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines one absl flag per `TrainConfig` field, with its default and help."""
+    for field in dataclasses.fields(TrainConfig):
+        choices = field.metadata["choices"]
+        if choices:
+            flags.DEFINE_enum(field.name, field.default, list(choices), field.metadata["help"],
+                              flag_values=flag_values)
+        else:
+            _DEFINE[field.type](field.name, field.default, field.metadata["help"],
+                                flag_values=flag_values)
+
+
+def config_from_flags(flag_values=flags.FLAGS):
+    """The `TrainConfig` that the flags of `define_flags` hold."""
+    return TrainConfig(**{field.name: flag_values[field.name].value
+                          for field in dataclasses.fields(TrainConfig)})
 
 
 def run_paths(outdir):

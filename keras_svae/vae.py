@@ -16,6 +16,8 @@ The loss lives in `compute_loss`, so Keras's own train and test steps serve
 every backend, and `evaluate` reports the same metrics as `fit`.
 """
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -24,6 +26,7 @@ from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
 from keras_svae import random_state
+from keras_svae import reductions
 from keras_svae import validation
 
 
@@ -37,7 +40,9 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         scale: float, sigma for "gaussian", alpha for "laplace"; finite and
             > 0. None for "bernoulli".
         beta: float >= 0, the weight of the KL term. Defaults to 1.0.
-        image_shape: tuple (height, width, channels). Defaults to (28, 28, 1).
+        data_shape: tuple (height, width, channels), one example's shape.
+            Defaults to (28, 28, 1). (`image_shape`, its former name, is
+            still accepted, with a DeprecationWarning.)
         latent_dim: int, dimension of z. Defaults to 100.
         conv_channels: tuple of ints, encoder channels. Defaults to
             (32, 64, 128).
@@ -70,22 +75,27 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         noise="gaussian",
         scale=None,
         beta=1.0,
-        image_shape=(28, 28, 1),
+        data_shape=(28, 28, 1),
         latent_dim=100,
         conv_channels=(32, 64, 128),
         strides=2,
         encoder_units=200,
         decoder_units=2000,
         seed=None,
+        image_shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if image_shape is not None:  # The former name (DEEN has always said data_shape).
+            warnings.warn("SigmaVAE(image_shape=...) is deprecated; use data_shape=...",
+                          DeprecationWarning, stacklevel=2)
+            data_shape = image_shape
         # Hyperparameters, validated before any weight exists.
         self.noise_model = imaginary_noise.get(noise, scale)
-        self.beta = _validate_beta(beta)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}.")
+        self.beta = validation.validate_beta(beta)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        if len(self.data_shape) != 3:
+            raise ValueError(f"data_shape must be (height, width, channels), got {data_shape}.")
         self.seed = seed
 
         # Networks (Section 5).
@@ -94,7 +104,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             dtype=self.dtype_policy,
         )
         self.decoder = networks.Decoder(
-            self.image_shape, decoder_units, name="decoder", dtype=self.dtype_policy
+            self.data_shape, decoder_units, name="decoder", dtype=self.dtype_policy
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -104,7 +114,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
 
-        self.build((None,) + self.image_shape)
+        self.build((None,) + self.data_shape)
 
     # ------------------------------------------------------------------
     # Properties.
@@ -118,8 +128,9 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         return self.noise_model.scale
 
     @property
-    def data_shape(self):
-        return self.image_shape
+    def image_shape(self):
+        """The former name of `data_shape`."""
+        return self.data_shape
 
     # fit/evaluate take clean data in [0, 1] for every noise model: x_hat =
     # sigmoid(logits) cannot reach anything else (and the Bernoulli likelihood
@@ -134,8 +145,8 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
     # Building and the forward pass.
 
     def build(self, input_shape=None):
-        input_shape = (None,) + self.image_shape if input_shape is None else tuple(input_shape)
-        validation.check_shape(input_shape, self.image_shape)
+        input_shape = (None,) + self.data_shape if input_shape is None else tuple(input_shape)
+        validation.check_shape(input_shape, self.data_shape)
         self.encoder.build(input_shape)
         self.decoder.build((input_shape[0], self.latent_dim))
 
@@ -146,10 +157,13 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             dict with "z_mean", "z_log_var" (q(z | x)), "z" (a reparameterised
             draw) and "logits" (the decoder's, x_hat = sigmoid(logits)).
         """
-        validation.check_shape(ops.shape(x), self.image_shape)
-        x = ops.cast(x, self.compute_dtype)
-        z_mean, z_log_var = self.encoder(x)
-        z = posterior.sample(z_mean, z_log_var, self.seed_generator)
+        validation.check_shape(ops.shape(x), self.data_shape)
+        return self._forward(x, self.seed_generator)
+
+    def _forward(self, x, seed):
+        """Encode, draw z ~ q(z | x), decode: the one path of eqs. 7 and 11."""
+        z_mean, z_log_var = self.encoder(ops.cast(x, self.compute_dtype))
+        z = posterior.sample(z_mean, z_log_var, seed)
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": self.decoder(z)}
 
     def _terms(self, x, outputs):
@@ -159,9 +173,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         return {
             "recon": self.noise_model.negative_log_likelihood(x, logits),
             "kl": posterior.kl_divergence(outputs["z_mean"], outputs["z_log_var"]),
-            "mse": ops.sum(
-                ops.reshape(ops.square(x - ops.sigmoid(logits)), (ops.shape(x)[0], -1)), axis=-1
-            ),
+            "mse": reductions.sum_per_example(ops.square(x - ops.sigmoid(logits))),
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -190,11 +202,8 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             x: images, shape (batch,) + image_shape.
             seed: int or `SeedGenerator` for the draw; defaults to the model's.
         """
-        validation.check_images(x, self.image_shape)
-        z_mean, z_log_var = self.encoder(ops.cast(x, self.compute_dtype))
-        z = posterior.sample(z_mean, z_log_var, self._seed(seed))
-        outputs = {"z_mean": z_mean, "z_log_var": z_log_var, "logits": self.decoder(z)}
-        return self._terms(x, outputs)
+        validation.check_images(x, self.data_shape)
+        return self._terms(x, self._forward(x, self._seed(seed)))
 
     def elbo(self, x, seed=None, include_constant=False):
         """Per-example one-sample ELBO L(x) with beta = 1 (eqs. 1, 7, 11).
@@ -205,16 +214,15 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             include_constant: include the likelihood's normalising constant,
                 giving a bound on log p(x) in nats.
         """
-        validation.check_images(x, self.image_shape)
-        z_mean, z_log_var = self.encoder(ops.cast(x, self.compute_dtype))
-        z = posterior.sample(z_mean, z_log_var, self._seed(seed))
-        x = ops.cast(x, self.compute_dtype)
-        nll = self.noise_model.negative_log_likelihood(x, self.decoder(z), include_constant)
-        return -(nll + posterior.kl_divergence(z_mean, z_log_var))
+        validation.check_images(x, self.data_shape)
+        outputs = self._forward(x, self._seed(seed))
+        nll = self.noise_model.negative_log_likelihood(
+            ops.cast(x, self.compute_dtype), outputs["logits"], include_constant)
+        return -(nll + posterior.kl_divergence(outputs["z_mean"], outputs["z_log_var"]))
 
     def encode(self, x):
         """Returns (mean, log-variance) of q(z | x), each (batch, latent_dim)."""
-        validation.check_images(x, self.image_shape)
+        validation.check_images(x, self.data_shape)
         return self.encoder(ops.cast(x, self.compute_dtype))
 
     def decode(self, z):
@@ -234,9 +242,22 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             sample: draw z from q(z | y); if False use its mean.
             seed: int or `SeedGenerator` for the draw; defaults to the model's.
         """
-        z_mean, z_log_var = self.encode(y)
-        z = posterior.sample(z_mean, z_log_var, self._seed(seed)) if sample else z_mean
-        return self.decode(z)
+        if not sample:
+            return self.decode(self.encode(y)[0])
+        validation.check_images(y, self.data_shape, name="y")
+        return ops.sigmoid(self._forward(y, self._seed(seed))["logits"])
+
+    def estimate(self, y, seed=None):
+        """The estimate of x from noisy y: x_hat(z), z ~ q(z | y) (one draw).
+
+        The same method as `DEEN.estimate`, so that callbacks, the robustness
+        curves and certification treat every model alike.
+
+        Args:
+            y: images, clean or noisy (any real pixel values).
+            seed: int or `SeedGenerator` for the draw; defaults to the model's.
+        """
+        return self.reconstruct(y, sample=True, seed=seed)
 
     def sample(self, n, seed=None):
         """Returns n images x_hat(z), z ~ N(0, I) (Appendix C)."""
@@ -255,7 +276,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             noise=self.noise,
             scale=self.scale,
             beta=self.beta,
-            image_shape=list(self.image_shape),
+            data_shape=list(self.data_shape),
             latent_dim=self.latent_dim,
             conv_channels=list(self.encoder.features.conv_channels),
             strides=list(self.encoder.features.strides),
@@ -266,24 +287,22 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         return config
 
     @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Builds a model from a named network preset of `networks.PRESETS`.
+    def from_architecture(cls, architecture, **kwargs):
+        """A new, untrained model with a named network of `networks.ARCHITECTURES`.
 
-        Example: `SigmaVAE.from_preset("no_downsampling", scale=0.9)`.
+        Example: `SigmaVAE.from_architecture("no_downsampling", scale=0.9)`.
         """
-        if preset not in networks.PRESETS:
-            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(networks.PRESETS)}.")
-        return cls(**{**networks.PRESETS[preset], **kwargs})
+        if architecture not in networks.ARCHITECTURES:
+            raise ValueError(f"Unknown architecture {architecture!r}; choose from "
+                             f"{sorted(networks.ARCHITECTURES)}.")
+        return cls(**{**networks.ARCHITECTURES[architecture], **kwargs})
 
-
-def _validate_beta(beta):
-    try:
-        beta = float(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}.") from None
-    if not beta >= 0.0 or beta == float("inf"):  # `not >=` also catches NaN.
-        raise ValueError(f"beta must be finite and >= 0, got beta={beta}.")
-    return beta
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Deprecated name of `from_architecture` (a keras-hub preset also has weights)."""
+        warnings.warn("SigmaVAE.from_preset is deprecated; use SigmaVAE.from_architecture "
+                      "(it sets the network only, no weights).", DeprecationWarning, stacklevel=2)
+        return cls.from_architecture(preset, **kwargs)
 
 
 def sigma_vae(sigma, **kwargs):

@@ -8,9 +8,58 @@ input pipeline before the batch reaches the step. Shapes are also checked at
 trace time in the models' `call`.
 """
 
+import math
+
 import numpy as np
 import tensorflow as tf
 from keras import ops
+
+
+# ----------------------------------------------------------------------
+# Parameters: noise scales, the KL weight, corruption levels.
+
+
+def _as_float(name, value, requirement):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {requirement}, got {value!r}.") from None
+
+
+def validate_scale(name, value):
+    """`value` as a float, checked finite and > 0 (sigma, alpha); else ValueError naming it."""
+    value = _as_float(name, value, "a positive number")
+    if not math.isfinite(value) or value <= 0.0:
+        raise ValueError(f"{name} must be finite and > 0, got {name}={value}.")
+    return value
+
+
+def validate_beta(beta):
+    """beta as a float, checked finite and >= 0 (Theorem 1's KL weight)."""
+    beta = _as_float("beta", beta, "a number >= 0")
+    if not beta >= 0.0 or beta == float("inf"):  # `not >=` also catches NaN.
+        raise ValueError(f"beta must be finite and >= 0, got beta={beta}.")
+    return beta
+
+
+def validate_level(name, value):
+    """A noise level (a std or scale that may be 0): finite and >= 0."""
+    value = _as_float(name, value, "a number >= 0")
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError(f"{name} must be finite and >= 0, got {name}={value}.")
+    return value
+
+
+def validate_probability(name, value):
+    """A probability: in [0, 1]."""
+    value = _as_float(name, value, "a probability in [0, 1]")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {name}={value}.")
+    return value
+
+
+# ----------------------------------------------------------------------
+# Data: shapes and values of image batches.
 
 
 def check_shape(shape, image_shape, name="x"):

@@ -103,5 +103,5 @@ def assert_weights_equal(model, before):
 
 
 # A small network of the same family, for fast tests.
-SMALL = dict(image_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
+SMALL = dict(data_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
              decoder_units=32)

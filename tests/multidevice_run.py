@@ -34,7 +34,7 @@ X = np.random.default_rng(0).uniform(size=(32,) + SHAPE).astype("float32")
 
 def make(name):
     if name == "sigma_vae":
-        return SigmaVAE(scale=0.5, image_shape=SHAPE, latent_dim=4, conv_channels=(4, 8, 8),
+        return SigmaVAE(scale=0.5, data_shape=SHAPE, latent_dim=4, conv_channels=(4, 8, 8),
                         encoder_units=16, decoder_units=32, seed=1)
     return DEEN(0.5, energy=networks.EnergyNetwork((4, 8, 8), units=16), data_shape=SHAPE, seed=1)
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_svae import classifier, data
+from keras_svae import data
+from keras_svae.experiments import classifier
 
 
 def test_learns_mnist_digits(mnist_path):

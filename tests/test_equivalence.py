@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from keras_svae import equivalence
+from keras_svae.experiments import equivalence
 
-NETWORK = dict(image_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
+NETWORK = dict(data_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
                decoder_units=32)
 RNG = np.random.default_rng(0)
 IMAGES = RNG.uniform(size=(320, 8, 8, 1)).astype("float32")

@@ -16,10 +16,11 @@ from conftest import REPO, to_numpy
 TINY = ["--epochs=1", "--train_size=256", "--test_size=300", "--batch_size=64", "--latent_dim=8"]
 
 
-def run_example(script, *flags):
+def run_example(script, *flags, cwd=REPO):
+    """Runs examples/<script> from `cwd` (the repository root unless told otherwise)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, str(REPO / "examples" / script), *flags],
-                            capture_output=True, text=True, env=env, timeout=600)
+                            capture_output=True, text=True, env=env, timeout=600, cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -29,8 +30,10 @@ def run_example(script, *flags):
                                          ["--model=deen", "--sigma=0.6"]])
 def test_train_writes_model_metrics_and_logs(tmp_path, mnist_path, model_flags):
     outdir = tmp_path / "run"
+    # From another working directory than the repository's: the examples import only the
+    # installed package.
     result = run_example("train.py", *model_flags, *TINY, f"--data={mnist_path}",
-                         f"--outdir={outdir}")
+                         f"--outdir={outdir}", cwd=tmp_path)
     assert "test: loss=" in result.stdout or "test: elbo=" in result.stdout
     assert "step" in result.stdout  # Keras's progress bar.
     report = json.loads((outdir / "metrics.json").read_text())

@@ -37,9 +37,6 @@ def test_train_trains_once_and_then_finds_the_run(tmp_path, mnist_path):
     assert again.metrics == first.metrics and again.wall_seconds == first.wall_seconds
     report = json.loads((tmp_path / "sigma_vae_0.5" / "metrics.json").read_text())
     assert report["config"]["sigma"] == 0.5
-    assert experiments.load(str(tmp_path), "sigma_vae", 0.5).scale == 0.5
-    with pytest.raises(FileNotFoundError, match="No trained vanilla_vae"):
-        experiments.load(str(tmp_path), "vanilla_vae")
     # A run made with other settings is never passed off as this one.
     with pytest.raises(ValueError, match=r"other settings.*'epochs': \(1, 2\)"):
         experiments.train(str(tmp_path), "sigma_vae", 0.5, **dict(tiny, epochs=2))
@@ -58,3 +55,22 @@ def test_an_interrupted_run_with_other_settings_is_not_resumed(tmp_path, mnist_p
     with pytest.raises(ValueError, match=r"'seed': \(5, 0\)"):
         experiments.train(str(tmp_path), "alpha_vae", 0.3, **tiny)
     assert not (outdir / "metrics.json").exists()
+
+
+def test_a_family_trains_what_is_missing_once_and_loads_it(tmp_path, mnist_path):
+    tiny = dict(data=mnist_path, epochs=1, train_size=64, test_size=250, batch_size=32,
+                latent_dim=4, verbose=0)
+    family = experiments.Family(str(tmp_path), "cpu", **tiny)
+    assert family.folder == str(tmp_path / "cpu")
+    assert family.config("deen", 0.6).sigma == 0.6 and family.config("deen", 0.6).epochs == 1
+    model = family.load("sigma_vae", 0.5)
+    assert model.scale == 0.5 and model.latent_dim == 4
+    assert family.load("sigma_vae", 0.5) is model  # Loaded once.
+    stamp = (tmp_path / "cpu" / "sigma_vae_0.5" / "metrics.json").stat().st_mtime_ns
+    again = experiments.Family(str(tmp_path), "cpu", **tiny).load("sigma_vae", 0.5)
+    assert again.scale == 0.5  # Found, not retrained:
+    assert (tmp_path / "cpu" / "sigma_vae_0.5" / "metrics.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        experiments.Family(str(tmp_path), "gpu")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        experiments.Family(str(tmp_path), "cpu", epoch=3)  # A misspelt setting.

@@ -27,7 +27,7 @@ from scipy import special, stats
 from conftest import SMALL, to_numpy
 from keras_svae import SigmaVAE
 
-SHAPE = SMALL["image_shape"]
+SHAPE = SMALL["data_shape"]
 D = math.prod(SHAPE)
 N = 10  # With batch_size=4: batches of 4, 4 and 2.
 

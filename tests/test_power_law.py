@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_svae.power_law import fit_power_law
+from keras_svae.experiments import paper
+from keras_svae.experiments.power_law import fit_power_law
 
 SCALES = np.arange(1, 10) / 10
 
@@ -24,12 +25,12 @@ def test_recovers_a_planted_exponent_within_its_standard_error():
 
 
 def test_the_papers_tables_give_the_papers_exponents():
-    table_1 = [108, 56.6, 37.2, 27.6, 20.5, 16.4, 12.6, 10.4, 8.61]  # sigma-VAE
-    table_3 = [78.6, 52.3, 40.3, 33.3, 28.9, 25.7, 23.5, 21.3, 19.4]  # alpha-VAE
-    assert fit_power_law(SCALES, table_1).nu == pytest.approx(1.15, abs=0.005)
-    fit_3 = fit_power_law(SCALES, table_3)
-    assert fit_3.nu == pytest.approx(0.636, abs=0.002)
-    assert fit_3.p_value < 1e-11  # The paper reports 5.3e-12.
+    assert paper.SCALES == tuple(SCALES)
+    fit_1 = fit_power_law(paper.SCALES, paper.TABLE_1_SIGMA_KL)
+    assert fit_1.nu == pytest.approx(paper.NU_SIGMA, abs=0.005)
+    fit_3 = fit_power_law(paper.SCALES, paper.TABLE_3_ALPHA_KL)
+    assert fit_3.nu == pytest.approx(paper.NU_ALPHA, abs=0.002)
+    assert fit_3.p_value < 2 * paper.NU_ALPHA_P_VALUE  # Same order as the paper's 5.3e-12.
 
 
 SHAPES = r"Need matching 1-D scales and values with at least 3 points, got shapes"

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import SMALL, to_numpy
-from keras_svae import DEEN, networks, robustness, sigma_vae
+from keras_svae import DEEN, networks, sigma_vae
+from keras_svae.experiments import robustness
 
 PIXELS = 28 * 28
 
@@ -60,7 +61,7 @@ def test_every_estimator_sees_the_same_noisy_images():
     np.testing.assert_array_equal(seen[0], seen[1])
 
 
-SMALL_28 = dict(SMALL, image_shape=(28, 28, 1))
+SMALL_28 = dict(SMALL, data_shape=(28, 28, 1))
 
 
 def _posterior_fixed_to(vae, mean, log_var):

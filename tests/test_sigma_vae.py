@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import SMALL, assert_weights_equal, to_numpy, weights_of
 from keras_svae import SigmaVAE, alpha_vae, sigma_vae, vanilla_vae
 
-SHAPE = SMALL["image_shape"]
+SHAPE = SMALL["data_shape"]
 RNG = np.random.default_rng(0)
 X = RNG.uniform(size=(32,) + SHAPE).astype("float32")
 METRICS = {"loss", "recon", "kl", "mse", "elbo"}
@@ -29,7 +29,7 @@ def compiled(model):
 def test_paper_network_sizes():
     """Section 5: strided by default; the literal no-downsampling preset has ~22 M weights."""
     strided = SigmaVAE(scale=0.9)
-    literal = SigmaVAE.from_preset("no_downsampling", scale=0.9)
+    literal = SigmaVAE.from_architecture("no_downsampling", scale=0.9)
     assert strided.encoder.features.strides == (2, 2, 2)
     assert literal.encoder.features.strides == (1, 1, 1)
     assert strided.latent_dim == 100 and strided.decoder.units == 2000
@@ -39,7 +39,7 @@ def test_paper_network_sizes():
 
 @pytest.mark.parametrize("image_shape", [(28, 28, 1), (12, 10, 3), (5, 7, 2)])
 def test_any_image_shape(image_shape):
-    model = SigmaVAE(scale=0.5, **{**SMALL, "image_shape": image_shape})
+    model = SigmaVAE(scale=0.5, **{**SMALL, "data_shape": image_shape})
     x = RNG.uniform(size=(3,) + image_shape).astype("float32")
     mean, log_var = model.encode(x)
     assert tuple(mean.shape) == (3, 4) and tuple(log_var.shape) == (3, 4)

@@ -15,7 +15,7 @@ import pytest
 from conftest import SMALL, to_numpy
 from keras_svae import SigmaVAE
 
-X = np.random.default_rng(0).uniform(size=(6,) + SMALL["image_shape"]).astype("float32")
+X = np.random.default_rng(0).uniform(size=(6,) + SMALL["data_shape"]).astype("float32")
 
 
 def twin_models(noise, scale_1, scale_2, beta):
@@ -50,7 +50,7 @@ def test_objectives_are_proportional(noise, scale_1, scale_2, beta, factor):
 def test_with_constants_the_offset_is_the_normalisers(noise, scale_1, scale_2, beta, factor):
     """C of eq. 9 is what the likelihood constants contribute, independent of x."""
     model_1, model_2 = twin_models(noise, scale_1, scale_2, beta)
-    d = math.prod(SMALL["image_shape"])
+    d = math.prod(SMALL["data_shape"])
 
     def normaliser(s):  # -log of the constant factor of p(x | z).
         return 0.5 * d * math.log(2 * math.pi * s**2) if noise == "gaussian" else d * math.log(2 * s)

@@ -1,4 +1,4 @@
-"""The paper's experiments: training schedules and where their models live.
+"""The experiments' schedules and the shared folders of their trained models.
 
 Every experiment of Section 5 (the scaling laws, the figures, the robustness
 curves) uses the same family of trained models: sigma-VAEs and alpha-VAEs
@@ -8,9 +8,11 @@ over a grid of scales, the vanilla VAE, and DEEN. They are trained once, by
     <root>/<schedule>/sigma_vae_0.9, .../alpha_vae_0.4, .../vanilla_vae,
     .../deen_0.6, ...
 
-so that `examples/scaling_laws.py`, `examples/figures.py` and
-`examples/robustness.py` share them, and a rerun skips what is trained
-already (`training.train_and_evaluate` returns a finished run's metrics).
+so that the scaling laws, the figures and the robustness curves share them,
+and a rerun skips what is trained already (`training.train_and_evaluate`
+returns a finished run's metrics). `Family` is that set of models for one
+root, schedule and settings: `family.load("sigma_vae", 0.9)` trains the model
+if it is missing and returns it.
 
 Schedules:
 
@@ -28,16 +30,17 @@ import os
 
 import keras
 
-from keras_svae import classifier
 from keras_svae import data as mnist
 from keras_svae import training
+from keras_svae.experiments import classifier
+from keras_svae.experiments import paper
 
 SCHEDULES = {
     "paper": dict(epochs=100, batch_size=16, learning_rate=1e-4),
     "cpu": dict(epochs=5, batch_size=128, learning_rate=1e-3),
 }
 
-SCALES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SCALES = paper.SCALES
 
 _CONFIG = "experiment_config.json"  # Written before training starts.
 
@@ -126,12 +129,48 @@ def train(root, model, scale=None, schedule="cpu", **overrides):
     return TrainedRun(paths.outdir, report["test"], report.get("wall_seconds"))
 
 
-def load(root, model, scale=None):
-    """The trained model of one run folder (its `last.keras`)."""
-    path = training.run_paths(os.path.join(root, run_name(model, scale))).last
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No trained {run_name(model, scale)} at {path}; train it first.")
-    return keras.saving.load_model(path)
+class Family:
+    """The trained models of one schedule under `root`, trained where missing.
+
+    Models live in <root>/<schedule>/<run_name>; the classifier in <root>.
+    Every model is trained with the same `overrides` (e.g. `data`,
+    `train_size`, `epochs` for a quick check), so one example's runs serve
+    the others.
+
+    Example:
+
+    >>> family = Family("runs", "cpu", data="mnist.npz")
+    >>> model = family.load("sigma_vae", 0.9)  # doctest: +SKIP
+    """
+
+    def __init__(self, root, schedule="cpu", **overrides):
+        config_for("vanilla_vae", schedule=schedule, **overrides)  # Validates them now.
+        self.root, self.schedule, self.overrides = root, schedule, overrides
+        self._loaded = {}
+
+    @property
+    def folder(self):
+        """<root>/<schedule>: the folder of the trained models."""
+        return os.path.join(self.root, self.schedule)
+
+    def config(self, model, scale=None, **extra):
+        """The `TrainConfig` this family trains `model` with."""
+        return config_for(model, scale, self.schedule, **{**self.overrides, **extra})
+
+    def train(self, model, scale=None, **extra):
+        """`train` one model of the family (or find it trained); a `TrainedRun`."""
+        return train(self.folder, model, scale, self.schedule, **{**self.overrides, **extra})
+
+    def load(self, model, scale=None):
+        """One model of the family, loaded once; trained first if missing."""
+        if (model, scale) not in self._loaded:
+            self._loaded[model, scale] = keras.saving.load_model(self.train(model, scale).model_path)
+        return self._loaded[model, scale]
+
+    def classifier(self, epochs=3, seed=0):
+        """The clean-MNIST classifier (`trained_classifier`) on this family's data."""
+        return trained_classifier(self.root, self.overrides.get("data"), epochs=epochs,
+                                  train_size=self.overrides.get("train_size", 0), seed=seed)
 
 
 def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0):
