@@ -18,6 +18,7 @@ The package has three layers, each importing only the ones below it:
   - `classifier` and `robustness`: the clean-MNIST judge and the robustness
     curves;
   - `figures`: Figures 2-6 and Appendix C;
+  - `smoothing`: randomized-smoothing prediction and certification (Section 6);
   - `cli`: the flags the example binaries share.
 
 `runs`' names are also here (`experiments.train`, `experiments.Family`, ...),
@@ -32,6 +33,7 @@ from keras_svae.experiments import power_law
 from keras_svae.experiments import robustness
 from keras_svae.experiments import runs
 from keras_svae.experiments import scaling_laws
+from keras_svae.experiments import smoothing
 from keras_svae.experiments.runs import SCALES
 from keras_svae.experiments.runs import SCHEDULES
 from keras_svae.experiments.runs import Family
