@@ -17,10 +17,17 @@ from keras import layers
 from keras_svae import validation
 
 
-def convnet(image_shape=(28, 28, 1), num_classes=10, name="classifier"):
-    """The uncompiled classifier: images in [0, 1] -> class logits."""
+def convnet(image_shape=(28, 28, 1), num_classes=10, noise_sigma=0.0, name="classifier"):
+    """The uncompiled classifier: images -> class logits.
+
+    noise_sigma > 0 adds N(0, noise_sigma^2) to every training image (a
+    `GaussianNoise` layer, inactive at inference): Cohen et al.'s base
+    classifier for randomized smoothing at that sigma.
+    """
     inputs = keras.Input(image_shape)
     h = inputs
+    if noise_sigma:
+        h = layers.GaussianNoise(validation.validate_scale("noise_sigma", noise_sigma))(h)
     # One convolution per resolution: the robustness curves classify ~10^6 images.
     for channels in (32, 64, 128):
         h = layers.Conv2D(channels, 3, padding="same", activation="relu")(h)
@@ -32,13 +39,15 @@ def convnet(image_shape=(28, 28, 1), num_classes=10, name="classifier"):
 
 
 def train(images, labels, epochs=3, batch_size=128, learning_rate=1e-3, seed=0, verbose=0,
-          validation_data=None):
+          validation_data=None, noise_sigma=0.0):
     """A compiled classifier fitted on clean images; returns the model.
 
     Args:
         images: float (N, H, W, C) in [0, 1].
         labels: int (N,) class indices.
         validation_data: optional (images, labels), for the progress output.
+        noise_sigma: train on x + N(0, noise_sigma^2) (Gaussian augmentation,
+            Cohen et al.'s base classifier); 0 for clean images.
     """
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
@@ -56,7 +65,7 @@ def train(images, labels, epochs=3, batch_size=128, learning_rate=1e-3, seed=0, 
             f"{labels.dtype} and shape {labels.shape}."
         )
     keras.utils.set_random_seed(seed)
-    model = convnet(images.shape[1:], int(labels.max()) + 1)
+    model = convnet(images.shape[1:], int(labels.max()) + 1, noise_sigma=noise_sigma)
     model.compile(
         keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -64,6 +73,24 @@ def train(images, labels, epochs=3, batch_size=128, learning_rate=1e-3, seed=0, 
     )
     model.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=verbose,
               validation_data=validation_data)
+    return model
+
+
+def fine_tune(model, images, labels, epochs=1, batch_size=128, learning_rate=1e-4, verbose=0):
+    """Fits a trained classifier further on `images` (any finite values); returns it.
+
+    For "denoised smoothing": the classifier learns the outputs of a front-end
+    (DEEN's x_hat(y), a VAE's x_hat(z)) on noisy training images, which need
+    not lie in [0, 1].
+    """
+    images = np.asarray(images, np.float32)
+    validation.check_images(images, model.input_shape[1:], name="images")
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(images, np.asarray(labels), epochs=epochs, batch_size=batch_size, verbose=verbose)
     return model
 
 

@@ -167,26 +167,36 @@ class Family:
             self._loaded[model, scale] = keras.saving.load_model(self.train(model, scale).model_path)
         return self._loaded[model, scale]
 
-    def classifier(self, epochs=3, seed=0):
-        """The clean-MNIST classifier (`trained_classifier`) on this family's data."""
+    def classifier(self, epochs=3, seed=0, noise_sigma=0.0):
+        """The MNIST classifier (`trained_classifier`) on this family's data."""
         return trained_classifier(self.root, self.overrides.get("data"), epochs=epochs,
-                                  train_size=self.overrides.get("train_size", 0), seed=seed)
+                                  train_size=self.overrides.get("train_size", 0), seed=seed,
+                                  noise_sigma=noise_sigma)
 
 
-def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0):
-    """The clean-MNIST classifier, trained if absent; its file name holds its settings.
+def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0, noise_sigma=0.0):
+    """The MNIST classifier, trained if absent; its file name holds its settings.
 
-    E.g. <root>/classifier_3epochs_seed0.keras, or ..._3epochs_1000images_seed0.keras.
+    E.g. <root>/classifier_3epochs_seed0.keras, ..._3epochs_1000images_seed0.keras, or, with
+    Gaussian augmentation at noise_sigma (Cohen et al.'s base classifier),
+    <root>/classifier_noise0.7_3epochs_seed0.keras.
     """
     images = f"_{train_size}images" if train_size else ""
-    path = os.path.join(root, f"classifier_{epochs}epochs{images}_seed{seed}.keras")
+    noise = f"_noise{float(noise_sigma):g}" if noise_sigma else ""
+    path = os.path.join(root, f"classifier{noise}_{epochs}epochs{images}_seed{seed}.keras")
     if os.path.exists(path):
         return keras.saving.load_model(path)
     x_train, y_train = mnist.load_mnist("train", path=data_path)
     n = train_size or len(x_train)
-    model = classifier.train(x_train[:n], y_train[:n], epochs=epochs, seed=seed)
-    os.makedirs(root, exist_ok=True)
+    model = classifier.train(x_train[:n], y_train[:n], epochs=epochs, seed=seed,
+                             noise_sigma=noise_sigma)
+    save_atomically(model, path)
+    return model
+
+
+def save_atomically(model, path):
+    """Saves a model to `path` through a temporary file: never a half-written one."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     partial = path + ".partial.keras"
     model.save(partial)
-    os.replace(partial, path)  # Never a half-written classifier.
-    return model
+    os.replace(partial, path)

@@ -1,0 +1,206 @@
+"""Certified robustness by randomized smoothing, with denoising front-ends (Section 6).
+
+The paper's last experiment certifies a classifier smoothed at sigma whose
+base classifier reads a denoised image: DEEN's x_hat(y) = y - sigma^2 grad f(y)
+(the "XHAT" front-end) or the sigma-VAE's x_hat(z), z ~ q(z|y). Here:
+
+* front-ends (`FRONT_ENDS`): "identity" (the noisy y itself), "deen" (x_hat(y)),
+  "vae_sample" (x_hat(z), one draw), "vae_mean" (x_hat of the posterior
+  mean), "vae_average" (the mean of `k` decoded draws);
+* `base_classifier(front_end, classifier)`: images -> logits, the f that
+  `smoothing.certify` smooths;
+* `finetuned_classifier`: the classifier fitted further on a front-end's
+  outputs of noisy training images ("denoised smoothing");
+* `certify_to_file`: Cohen's certify file (`smoothing.TSV_HEADER`), appended
+  image by image so that a rerun resumes where it stopped;
+* `summary` and `markdown_table`: certified accuracy at radii 0, 0.25, ....
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_svae import corruption
+from keras_svae.experiments import classifier as classifier_lib
+from keras_svae.experiments import runs
+from keras_svae.experiments import smoothing
+
+FRONT_ENDS = ("identity", "deen", "vae_sample", "vae_mean", "vae_average")
+
+
+def front_end(name, model=None, seed=0, k=4):
+    """The front-end `name` (see `FRONT_ENDS`), a function of a batch of noisy y.
+
+    Args:
+        name: a key of `FRONT_ENDS`.
+        model: the DEEN for "deen", the sigma-VAE for the "vae_*" front-ends.
+        seed: seeds the posterior draws (one generator for every call).
+        k: the number of draws "vae_average" averages.
+    """
+    if name not in FRONT_ENDS:
+        raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {name!r}.")
+    if name == "identity":
+        return lambda y: y
+    if model is None:
+        raise ValueError(f"The {name} front-end needs a trained model.")
+    if name == "deen":
+        return model.denoise
+    if name == "vae_mean":
+        return lambda y: model.reconstruct(y, sample=False)
+    generator = keras.random.SeedGenerator(seed)
+    if name == "vae_sample":
+        return lambda y: model.estimate(y, seed=generator)
+    if int(k) < 1:
+        raise ValueError(f"k must be an integer >= 1, got k={k}.")
+    return lambda y: ops.mean(ops.stack([model.estimate(y, seed=generator)
+                                         for _ in range(int(k))]), axis=0)
+
+
+def base_classifier(front, classifier):
+    """f(y) = classifier(front(y)): the base classifier that smoothing certifies."""
+    return lambda y: classifier(front(y), training=False)
+
+
+def finetuned_classifier(path, classifier, front, images, labels, sigma, epochs=1, seed=0,
+                         batch_size=500):
+    """The classifier fitted further on front(x + sigma eps) of `images`; cached at `path`.
+
+    `classifier` is changed in place (load a fresh copy to keep the original).
+    """
+    if os.path.exists(path):
+        return keras.saving.load_model(path)
+    noisy = corruption.apply("gaussian", images, sigma, seed=seed)
+    outputs = np.concatenate([ops.convert_to_numpy(front(noisy[i:i + batch_size]))
+                              for i in range(0, len(noisy), batch_size)])
+    model = classifier_lib.fine_tune(classifier, outputs, labels, epochs=epochs)
+    runs.save_atomically(model, path)
+    return model
+
+
+def read_certificates(path):
+    """The rows of a certify file (empty for a missing file)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = f.read().splitlines()
+    if not lines or lines[0] != smoothing.TSV_HEADER:
+        raise ValueError(f"{path} is not a certify file: its header is not "
+                         f"{smoothing.TSV_HEADER!r}.")
+    rows = []
+    for line in lines[1:]:
+        idx, label, predict, radius, correct, seconds = line.split("\t")
+        rows.append(smoothing.Certificate(int(idx), int(label), int(predict), float(radius),
+                                          int(correct), float(seconds)))
+    return rows
+
+
+def certify_to_file(path, base, images, labels, indices, sigma, n0, n, alpha, batch_size=1000,
+                    seed=0, progress=None):
+    """Certifies images[indices] into Cohen's certify file at `path`; returns all its rows
+    (as read back from the file).
+
+    Rows already in the file are kept and their images skipped (a killed run
+    resumes); each new row is appended and flushed as soon as it is made.
+    `progress` is called with the number of images done after each one.
+    """
+    rows = read_certificates(path)
+    done = {row.idx for row in rows}
+    if not rows:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as f:
+            f.write(smoothing.TSV_HEADER + "\n")
+    todo = [i for i in indices if int(i) not in done]
+    with open(path, "a") as f:
+        for row in smoothing.certify_images(base, images, labels, todo, sigma, n0, n, alpha,
+                                            batch_size=batch_size, seed=seed):
+            f.write(row.tsv() + "\n")
+            f.flush()
+            done.add(row.idx)
+            if progress:
+                progress(len(done))
+    return read_certificates(path)  # The file is the record: what a later summary reads.
+
+
+def summary(rows, sigma, n, alpha, radii=None):
+    """Certified accuracy at each radius, with what bounds it."""
+    radii = smoothing.radii() if radii is None else radii
+    return dict(sigma=sigma, n=n, alpha=alpha, images=len(rows), radii=radii,
+                certified_accuracy=smoothing.certified_accuracy(rows, radii),
+                abstained=sum(r.predict == smoothing.ABSTAIN for r in rows) / len(rows),
+                max_radius=smoothing.max_radius(sigma, n, alpha),
+                seconds_per_image=float(np.mean([r.time for r in rows])))
+
+
+def markdown_table(summaries):
+    """One row per (front-end, classifier): certified accuracy (%) at each radius."""
+    radii = next(iter(summaries.values()))["radii"]
+    lines = ["| front-end | classifier | " + " | ".join(f"{r:g}" for r in radii)
+             + " | abstain | s/image |",
+             "|---|---|" + "---|" * (len(radii) + 2)]
+    for (front, classifier), s in summaries.items():
+        cells = " | ".join(f"{100 * a:.1f}" for a in s["certified_accuracy"])
+        lines.append(f"| {front} | {classifier} | {cells} | {100 * s['abstained']:.1f} "
+                     f"| {s['seconds_per_image']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summaries, path, title):
+    """Certified accuracy against radius, a line per (front-end, classifier)."""
+    import matplotlib.pyplot as plt  # Imported here: only the reports draw.
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for (front, classifier), s in summaries.items():
+        ax.plot(s["radii"], [100 * a for a in s["certified_accuracy"]], "-o", ms=3,
+                label=f"{front} + {classifier}")
+    top = next(iter(summaries.values()))["max_radius"]
+    ax.axvline(top, color="grey", ls=":", lw=1, label=f"largest certifiable radius ({top:.2f})")
+    ax.set_xlabel("l2 radius")
+    ax.set_ylabel("certified accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+CLASSIFIERS = ("clean", "noise", "finetuned")
+
+
+def classifier_for(name, family, sigma, front_name, front, train_images, train_labels,
+                   epochs=3, finetune_epochs=1, seed=0):
+    """The base classifier `name` of `CLASSIFIERS` for one front-end at smoothing sigma.
+
+    "clean": trained on clean images; "noise": trained with Gaussian noise at
+    sigma (Cohen's baseline); "finetuned": the clean one fitted further on
+    front(x + sigma eps) of the training images, cached beside the family's
+    models as classifier_finetuned_<front_name>_sigma<sigma>_seed<seed>.keras
+    (`front_name` should name the front-end's model too when it varies). All
+    come from `family` (a `runs.Family`), trained there if missing.
+    """
+    if name not in CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}.")
+    if name == "noise":
+        return family.classifier(epochs, seed, noise_sigma=sigma)
+    clean = family.classifier(epochs, seed)
+    if name == "clean":
+        return clean
+    fresh = family.classifier(epochs, seed)  # Loaded from its file: a copy to fine-tune.
+    path = os.path.join(family.folder,
+                        f"classifier_finetuned_{front_name}_sigma{sigma:g}_seed{seed}.keras")
+    return finetuned_classifier(path, fresh, front, train_images, train_labels, sigma,
+                                epochs=finetune_epochs, seed=seed)
+
+
+def write_summary(stem, summaries, title):
+    """<stem>.json, .md (`markdown_table`) and .png (`plot`); returns the table."""
+    with open(stem + ".json", "w") as f:
+        json.dump({f"{front}:{judge}": s for (front, judge), s in summaries.items()}, f, indent=2)
+    table = markdown_table(summaries)
+    with open(stem + ".md", "w") as f:
+        f.write(table)
+    plot(summaries, stem + ".png", title)
+    return table

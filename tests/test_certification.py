@@ -1,0 +1,112 @@
+"""The certification experiment: front-ends, resumable certify files, summaries."""
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import SMALL, to_numpy
+from keras_svae import DEEN, networks, sigma_vae
+from keras_svae.experiments import certification, classifier, smoothing
+
+SHAPE = SMALL["data_shape"]
+RNG = np.random.default_rng(0)
+Y = RNG.normal(0.5, 0.7, (5,) + SHAPE).astype("float32")
+
+
+def point_mass_vae(mean=0.2):
+    """A sigma-VAE whose q(z | y) is N(mean, e^-40) whatever y: every draw decodes alike."""
+    vae = sigma_vae(0.7, seed=0, **SMALL)
+    for layer, bias in ((vae.encoder.mean, mean), (vae.encoder.log_var, -40.0)):
+        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
+        layer.bias.assign(np.full(layer.bias.shape, bias, "float32"))
+    return vae
+
+
+def test_front_ends_are_the_models_estimators():
+    np.testing.assert_array_equal(certification.front_end("identity")(Y), Y)
+    deen = DEEN(0.7, energy=networks.EnergyNetwork((4, 4, 4), units=8), data_shape=SHAPE)
+    np.testing.assert_array_equal(to_numpy(certification.front_end("deen", deen)(Y)),
+                                  to_numpy(deen.denoise(Y)))
+    vae = sigma_vae(0.7, seed=0, **SMALL)
+    np.testing.assert_array_equal(to_numpy(certification.front_end("vae_mean", vae)(Y)),
+                                  to_numpy(vae.reconstruct(Y, sample=False)))
+    one, same = (certification.front_end("vae_sample", vae, seed=2) for _ in range(2))
+    np.testing.assert_array_equal(to_numpy(one(Y)), to_numpy(same(Y)))
+    assert not np.allclose(to_numpy(one(Y)), to_numpy(one(Y)))  # A fresh draw per call.
+
+
+def test_the_average_front_end_averages_k_draws():
+    point = point_mass_vae()
+    decoded = to_numpy(point.decode(np.full((5, point.latent_dim), 0.2, "float32")))
+    np.testing.assert_allclose(to_numpy(certification.front_end("vae_average", point, k=3)(Y)),
+                               decoded, atol=1e-6)
+    vae = sigma_vae(0.7, seed=0, **SMALL)
+    averaged = to_numpy(certification.front_end("vae_average", vae, seed=4, k=2)(Y))
+    draws = certification.front_end("vae_sample", vae, seed=4)
+    np.testing.assert_allclose(averaged, (to_numpy(draws(Y)) + to_numpy(draws(Y))) / 2, atol=1e-6)
+
+
+def test_bad_front_ends_are_named():
+    with pytest.raises(ValueError, match="front_end must be one of"):
+        certification.front_end("median")
+    with pytest.raises(ValueError, match="The deen front-end needs a trained model"):
+        certification.front_end("deen")
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        certification.front_end("vae_average", sigma_vae(0.7, **SMALL), k=0)
+
+
+def constant(label):
+    return lambda images: keras.ops.one_hot(
+        keras.ops.full((keras.ops.shape(images)[0],), label, "int32"), 10)
+
+
+def test_a_killed_certification_resumes_from_its_file(tmp_path):
+    path = str(tmp_path / "sigma_0.5" / "identity_clean.tsv")
+    images, labels = np.zeros((6,) + SHAPE, "float32"), np.array([3, 3, 1, 3, 3, 3])
+    args = (images, labels, [0, 2, 4], 0.5, 10, 50, 0.01)
+    first = certification.certify_to_file(path, constant(3), *args, batch_size=25)
+    seen, progress = [], []
+
+    def counting(images):
+        seen.append(len(images))
+        return constant(3)(images)
+
+    # Drop the last row, as a kill after two images would leave the file.
+    lines = open(path).read().splitlines()
+    open(path, "w").write("\n".join(lines[:-1]) + "\n")
+    again = certification.certify_to_file(path, counting, *args, batch_size=25,
+                                          progress=progress.append)
+    assert [r.idx for r in again] == [0, 2, 4]
+    assert sum(seen) == 10 + 50 and progress == [3]  # Only the missing image was certified.
+    assert [(r.predict, r.correct) for r in again] == [(r.predict, r.correct) for r in first]
+    assert certification.read_certificates(path) == again
+    open(path, "w").write("something else\n")
+    with pytest.raises(ValueError, match="not a certify file"):
+        certification.certify_to_file(path, constant(3), *args)
+
+
+def test_summary_and_table():
+    rows = [smoothing.Certificate(i, 3, p, r, int(p == 3), 0.5)
+            for i, (p, r) in enumerate([(3, 1.2), (3, 0.3), (-1, 0.0), (5, 0.9)])]
+    s = certification.summary(rows, 0.5, 1000, 0.001, radii=[0.0, 0.25, 0.5, 1.0])
+    assert s["certified_accuracy"] == [0.5, 0.5, 0.25, 0.25]
+    assert s["abstained"] == 0.25 and s["images"] == 4 and s["seconds_per_image"] == 0.5
+    assert s["max_radius"] == pytest.approx(smoothing.max_radius(0.5, 1000, 0.001))
+    table = certification.markdown_table({("deen", "clean"): s})
+    assert "| front-end | classifier | 0 | 0.25 | 0.5 | 1 | abstain | s/image |" in table
+    assert "| deen | clean | 50.0 | 50.0 | 25.0 | 25.0 | 25.0 | 0.50 |" in table
+
+
+def test_fine_tuning_on_front_end_outputs_is_cached(tmp_path):
+    images = RNG.uniform(size=(64, 28, 28, 1)).astype("float32")
+    labels = RNG.integers(0, 2, 64)
+    base = classifier.train(images, labels, epochs=1, batch_size=32)
+    before = [to_numpy(w).copy() for w in base.weights]
+    path = str(tmp_path / "finetuned.keras")
+    tuned = certification.finetuned_classifier(path, base, lambda y: 2.0 * y - 0.5, images,
+                                               labels, 0.5, epochs=1, batch_size=16)
+    assert any(not np.array_equal(a, to_numpy(b)) for a, b in zip(before, tuned.weights))
+    again = certification.finetuned_classifier(path, None, None, None, None, 0.5)  # The file.
+    np.testing.assert_array_equal(to_numpy(again(images[:2])), to_numpy(tuned(images[:2])))
+    with pytest.raises(ValueError, match="classifier must be one of"):
+        certification.classifier_for("robust", None, 0.5, "identity", None, None, None)
