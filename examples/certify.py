@@ -7,7 +7,8 @@ For every smoothing sigma and every --combos entry (front-end:classifier) it
 certifies test images 0, every, 2 every, ... (--num_images of them) with
 Cohen et al.'s CERTIFY (n0, n, alpha) and writes
 <report_dir>/sigma_<sigma>/<front-end>_<classifier>.tsv (Cohen's format; a rerun
-resumes), then summary_sigma_<sigma>.{md,json,png}: certified accuracy at
+resumes; protocol.json records n0, n, alpha, seed and the images, and a rerun
+with other settings is refused), then summary_sigma_<sigma>.{md,json,png}: certified accuracy at
 radii 0, 0.25, ..., 2.5. Classifiers: "clean" (trained on clean MNIST),
 "noise" (trained with Gaussian noise at the smoothing sigma: Cohen's
 baseline), "finetuned" (the clean one fitted further on the front-end's
@@ -59,14 +60,16 @@ def main(argv):
     indices = list(range(0, len(images), FLAGS.every))[:FLAGS.num_images]
     for sigma in (float(s) for s in FLAGS.sigmas):
         folder = os.path.join(cli.report_dir(FLAGS), f"sigma_{sigma:g}")
+        certification.check_protocol(folder, dict(n0=FLAGS.n0, n=FLAGS.n, alpha=FLAGS.alpha,
+                                                  seed=FLAGS.seed, images=indices))
         summaries = {}
         for front_name, judge_name in (tuple(c.split(":")) for c in FLAGS.combos):
-            model = {"identity": lambda: None, "deen": lambda: family.load("deen", sigma)}.get(
-                front_name, lambda: family.load("sigma_vae", FLAGS.vae_sigma or sigma))()
+            model = certification.front_end_model(family, front_name, sigma, FLAGS.vae_sigma)
             front = certification.front_end(front_name, model, seed=FLAGS.seed, k=FLAGS.k)
-            vae = f"_vae{FLAGS.vae_sigma:g}" if FLAGS.vae_sigma and "vae" in front_name else ""
+            if FLAGS.vae_sigma and "vae" in front_name:  # Name the VAE when it is not sigma's.
+                front_name += f"_vae{FLAGS.vae_sigma:g}"
             judge = certification.classifier_for(
-                judge_name, family, sigma, front_name + vae, front, x_train, y_train,
+                judge_name, family, sigma, front_name, front, x_train, y_train,
                 FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed)
             bar = keras.utils.Progbar(len(indices), unit_name="image")
             rows = certification.certify_to_file(

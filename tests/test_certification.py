@@ -110,3 +110,26 @@ def test_fine_tuning_on_front_end_outputs_is_cached(tmp_path):
     np.testing.assert_array_equal(to_numpy(again(images[:2])), to_numpy(tuned(images[:2])))
     with pytest.raises(ValueError, match="classifier must be one of"):
         certification.classifier_for("robust", None, 0.5, "identity", None, None, None)
+
+
+def test_a_folder_of_certificates_refuses_another_protocol(tmp_path):
+    folder = str(tmp_path / "sigma_0.7")
+    certification.check_protocol(folder, dict(n0=100, n=1000, alpha=0.001, images=[0, 20]))
+    certification.check_protocol(folder, dict(n0=100, n=1000, alpha=0.001, images=[0, 20]))
+    with pytest.raises(ValueError, match=r"other settings.*'n': \(1000, 100000\)"):
+        certification.check_protocol(folder, dict(n0=100, n=100000, alpha=0.001, images=[0, 20]))
+
+
+def test_front_end_models_come_from_the_family():
+    asked = []
+
+    class Family:
+        def load(self, model, scale):
+            asked.append((model, scale))
+            return model
+
+    assert certification.front_end_model(Family(), "identity", 0.7) is None
+    assert certification.front_end_model(Family(), "deen", 0.7) == "deen"
+    assert certification.front_end_model(Family(), "vae_mean", 0.7, vae_sigma=0.9) == "sigma_vae"
+    assert certification.front_end_model(Family(), "vae_sample", 0.5) == "sigma_vae"
+    assert asked == [("deen", 0.7), ("sigma_vae", 0.9), ("sigma_vae", 0.5)]

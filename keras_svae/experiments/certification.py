@@ -59,6 +59,36 @@ def front_end(name, model=None, seed=0, k=4):
                                          for _ in range(int(k))]), axis=0)
 
 
+def front_end_model(family, name, sigma, vae_sigma=None):
+    """The trained model a front-end needs at smoothing sigma, from `family` (trained if
+    missing): DEEN at sigma, the sigma-VAE at `vae_sigma` (default sigma), or None."""
+    if name == "identity":
+        return None
+    if name == "deen":
+        return family.load("deen", sigma)
+    return family.load("sigma_vae", vae_sigma or sigma)
+
+
+def check_protocol(folder, protocol):
+    """Refuses a folder of certify files made with another protocol; records it otherwise.
+
+    `protocol` (e.g. n0, n, alpha, seed, the images) goes to <folder>/protocol.json, so that
+    a rerun resumes only what the same settings began.
+    """
+    path = os.path.join(folder, "protocol.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+        different = {k: (stored.get(k), v) for k, v in protocol.items() if stored.get(k) != v}
+        if different:
+            raise ValueError(f"{folder} holds certificates made with other settings (stored, "
+                             f"wanted): {different}. Use another --report_dir or remove it.")
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(protocol, f, indent=2)
+
+
 def base_classifier(front, classifier):
     """f(y) = classifier(front(y)): the base classifier that smoothing certifies."""
     return lambda y: classifier(front(y), training=False)
