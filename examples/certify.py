@@ -7,7 +7,7 @@ For every smoothing sigma and every --combos entry (front-end:classifier) it
 certifies test images 0, every, 2 every, ... (--num_images of them) with
 Cohen et al.'s CERTIFY (n0, n, alpha) and writes
 <report_dir>/sigma_<sigma>/<front-end>_<classifier>.tsv (Cohen's format; a rerun
-resumes; protocol.json records n0, n, alpha, seed and the images, and a rerun
+resumes; with --vae_sigma the VAE's sigma joins the names; protocol.json records n0, n, alpha, seed and the images, and a rerun
 with other settings is refused), then summary_sigma_<sigma>.{md,json,png}: certified accuracy at
 radii 0, 0.25, ..., 2.5. Classifiers: "clean" (trained on clean MNIST),
 "noise" (trained with Gaussian noise at the smoothing sigma: Cohen's
@@ -62,12 +62,12 @@ def main(argv):
         folder = os.path.join(cli.report_dir(FLAGS), f"sigma_{sigma:g}")
         certification.check_protocol(folder, dict(n0=FLAGS.n0, n=FLAGS.n, alpha=FLAGS.alpha,
                                                   seed=FLAGS.seed, images=indices))
-        summaries = {}
+        summaries, vae = {}, f"_vae{FLAGS.vae_sigma:g}" if FLAGS.vae_sigma else ""
         for front_name, judge_name in (tuple(c.split(":")) for c in FLAGS.combos):
             model = certification.front_end_model(family, front_name, sigma, FLAGS.vae_sigma)
             front = certification.front_end(front_name, model, seed=FLAGS.seed, k=FLAGS.k)
-            if FLAGS.vae_sigma and "vae" in front_name:  # Name the VAE when it is not sigma's.
-                front_name += f"_vae{FLAGS.vae_sigma:g}"
+            if "vae" in front_name:  # Name the VAE when it is not the smoothing sigma's.
+                front_name += vae
             judge = certification.classifier_for(
                 judge_name, family, sigma, front_name, front, x_train, y_train,
                 FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed)
@@ -79,7 +79,7 @@ def main(argv):
             summaries[front_name, judge_name] = certification.summary(rows, sigma, FLAGS.n,
                                                                       FLAGS.alpha)
         print(certification.write_summary(
-            os.path.join(cli.report_dir(FLAGS), f"summary_sigma_{sigma:g}"), summaries,
+            os.path.join(cli.report_dir(FLAGS), f"summary_sigma_{sigma:g}{vae}"), summaries,
             f"MNIST, σ = {sigma:g}, n = {FLAGS.n}, α = {FLAGS.alpha:g}, {len(indices)} images"))
 
 
