@@ -25,10 +25,6 @@ from keras_svae import validation
 NOISE_MODELS = ("gaussian", "laplace", "bernoulli")
 
 
-validate_scale = validation.validate_scale  # Kept here too: the scales are these models'.
-_sum_over_pixels = reductions.sum_per_example
-
-
 def _num_pixels(x):
     return math.prod(x.shape[1:])
 
@@ -51,7 +47,7 @@ class Gaussian:
     name = "gaussian"
 
     def __init__(self, sigma):
-        self.scale = validate_scale("sigma", sigma)
+        self.scale = validation.validate_scale("sigma", sigma)
 
     def negative_log_likelihood(self, x, logits, include_constant=False):
         """-log p(x | z) per example; the first term of eq. 7, negated.
@@ -63,7 +59,7 @@ class Gaussian:
         """
         x, logits = _as_tensors(x, logits)
         x_hat = ops.sigmoid(logits)
-        nll = _sum_over_pixels(ops.square(x - x_hat)) / (2.0 * self.scale**2)
+        nll = reductions.sum_per_example(ops.square(x - x_hat)) / (2.0 * self.scale**2)
         if include_constant:
             nll = nll + 0.5 * _num_pixels(x) * math.log(2.0 * math.pi * self.scale**2)
         return nll
@@ -79,7 +75,7 @@ class Laplace:
     name = "laplace"
 
     def __init__(self, alpha):
-        self.scale = validate_scale("alpha", alpha)
+        self.scale = validation.validate_scale("alpha", alpha)
 
     def negative_log_likelihood(self, x, logits, include_constant=False):
         """-log p(x | z) per example; the first term of eq. 11, negated.
@@ -91,7 +87,7 @@ class Laplace:
         """
         x, logits = _as_tensors(x, logits)
         x_hat = ops.sigmoid(logits)
-        nll = _sum_over_pixels(ops.abs(x - x_hat)) / self.scale
+        nll = reductions.sum_per_example(ops.abs(x - x_hat)) / self.scale
         if include_constant:
             nll = nll + _num_pixels(x) * math.log(2.0 * self.scale)
         return nll
@@ -111,7 +107,7 @@ class Bernoulli:
     def negative_log_likelihood(self, x, logits, include_constant=False):
         del include_constant  # The Bernoulli likelihood is already normalised.
         x, logits = _as_tensors(x, logits)
-        return _sum_over_pixels(ops.softplus(logits) - x * logits)
+        return reductions.sum_per_example(ops.softplus(logits) - x * logits)
 
 
 def get(noise, scale=None):

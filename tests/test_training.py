@@ -133,19 +133,22 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, m
     deadline = time.time() + 300
     while not _backed_up(backup) and process.poll() is None and time.time() < deadline:
         time.sleep(0.02)
+    assert _backed_up(backup), "no epoch was backed up within the deadline"
     process.send_signal(signal.SIGKILL)  # Mid-run, after the first epoch's backup.
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (killed / "metrics.json").exists()
     finished = json.loads(backup.read_text())["epoch"]  # Epochs finished: the next to run.
-    assert 1 <= finished < 3  # Killed after the first epoch's backup, before the last epoch.
 
     # The same command again, printing its epochs: it must run only those after the backup.
     # (A run restarted from scratch ends on the same weights, so the weights alone cannot
     # tell a resume from a restart.)
     rerun = subprocess.run([*train_command(killed, mnist_path), "--verbose=2"], env=env,
                            check=True, capture_output=True, text=True, timeout=600)
-    assert _epochs_run(rerun.stdout) == list(range(finished + 1, 4)), rerun.stdout
+    ran = _epochs_run(rerun.stdout)
+    assert ran == list(range(finished + 1, 4)), rerun.stdout
+    # Resumed, not restarted (no epoch 1), and trained to the end (epoch 3).
+    assert 1 not in ran and ran[-1:] == [3], rerun.stdout
     # history.csv: the killed run's rows, then the resumed ones, no epoch twice.
     epochs = _history_epochs(killed / "history.csv")
     assert epochs == sorted(set(epochs)) and epochs[-1] == 2, epochs

@@ -25,6 +25,7 @@ from keras import ops
 
 from keras_svae import corruption
 from keras_svae.experiments import classifier as classifier_lib
+from keras_svae.experiments import robustness
 from keras_svae.experiments import runs
 from keras_svae.experiments import smoothing
 
@@ -43,20 +44,17 @@ def front_end(name, model=None, seed=0, k=4):
     if name not in FRONT_ENDS:
         raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {name!r}.")
     if name == "identity":
-        return lambda y: y
+        return robustness.identity
     if model is None:
         raise ValueError(f"The {name} front-end needs a trained model.")
-    if name == "deen":
-        return model.denoise
     if name == "vae_mean":
         return lambda y: model.reconstruct(y, sample=False)
-    generator = keras.random.SeedGenerator(seed)
-    if name == "vae_sample":
-        return lambda y: model.estimate(y, seed=generator)
+    draw = robustness.estimator(model, seed)  # DEEN's x_hat(y); a VAE's seeded x_hat(z).
+    if name in ("deen", "vae_sample"):
+        return draw
     if int(k) < 1:
         raise ValueError(f"k must be an integer >= 1, got k={k}.")
-    return lambda y: ops.mean(ops.stack([model.estimate(y, seed=generator)
-                                         for _ in range(int(k))]), axis=0)
+    return lambda y: ops.mean(ops.stack([draw(y) for _ in range(int(k))]), axis=0)
 
 
 def front_end_model(family, name, sigma, vae_sigma=None):
@@ -103,8 +101,7 @@ def finetuned_classifier(path, classifier, front, images, labels, sigma, epochs=
     if os.path.exists(path):
         return keras.saving.load_model(path)
     noisy = corruption.apply("gaussian", images, sigma, seed=seed)
-    outputs = np.concatenate([ops.convert_to_numpy(front(noisy[i:i + batch_size]))
-                              for i in range(0, len(noisy), batch_size)])
+    outputs = robustness.batched(front, noisy, batch_size)
     model = classifier_lib.fine_tune(classifier, outputs, labels, epochs=epochs)
     runs.save_atomically(model, path)
     return model
@@ -215,13 +212,14 @@ def classifier_for(name, family, sigma, front_name, front, train_images, train_l
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}.")
     if name == "noise":
         return family.classifier(epochs, seed, noise_sigma=sigma)
-    clean = family.classifier(epochs, seed)
     if name == "clean":
-        return clean
-    fresh = family.classifier(epochs, seed)  # Loaded from its file: a copy to fine-tune.
+        return family.classifier(epochs, seed)
     path = os.path.join(family.folder,
                         f"classifier_finetuned_{front_name}_sigma{sigma:g}_seed{seed}.keras")
-    return finetuned_classifier(path, fresh, front, train_images, train_labels, sigma,
+    # Each family.classifier call returns its own copy, so fine-tuning it in place leaves
+    # the clean classifier of the other combinations alone; a cached result needs none.
+    base = None if os.path.exists(path) else family.classifier(epochs, seed)
+    return finetuned_classifier(path, base, front, train_images, train_labels, sigma,
                                 epochs=finetune_epochs, seed=seed)
 
 

@@ -53,7 +53,8 @@ def corrupt(noise, images, level, seed):
     return corruption.apply(noise, images, level, seed=seed)
 
 
-def _batched(function, images, batch_size):
+def batched(function, images, batch_size):
+    """`function` over `images` in batches of `batch_size`, concatenated as NumPy."""
     return np.concatenate([ops.convert_to_numpy(function(images[i:i + batch_size]))
                            for i in range(0, len(images), batch_size)])
 
@@ -79,7 +80,7 @@ def curves(classifier, estimators, images, labels, noise, levels=None, seed=0, b
     for k, level in enumerate(LEVELS[noise] if levels is None else levels):
         y = corrupt(noise, images, level, seed=seed + k)
         for name, function in estimators.items():
-            estimate = _batched(function, y, batch_size)
+            estimate = batched(function, y, batch_size)
             rows.append(dict(
                 estimator=name, level=float(level),
                 accuracy=classifier_lib.accuracy(classifier, estimate, labels, batch_size),
