@@ -11,6 +11,18 @@ architectures (`SigmaVAE.from_architecture`):
 * "no_downsampling": stride 1, the literal reading; the VAE has about 22 M
   parameters on MNIST (2.3 M strided), 91% of them in the encoder's
   Dense(200) after the last convolution (tests/test_networks.py counts them).
+
+Each convolution runs either as the backend's convolution ("direct") or as
+"patches": the nine shifted views of the padded input side by side, times
+the kernel as a matrix. Both compute the same function with the same
+weights and the same multiply-adds; they differ in speed. XLA's CPU code
+for the gradients of a convolution (with respect to its input and its
+kernel) runs many times slower than the forward pass, and DEEN's double
+backprop takes the gradient of those gradients; as slices and a matmul, the
+whole graph is matmuls, which XLA runs well. For a first-order step (the
+VAEs) the direct convolution stays faster. So "auto" picks "patches" for
+DEEN's energy network under JAX on CPU, and "direct" everywhere else
+(benchmarks/speed.py measures both).
 """
 
 import math
@@ -24,6 +36,67 @@ ARCHITECTURES = {
     "no_downsampling": {"strides": 1},
 }
 PRESETS = ARCHITECTURES  # The former name.
+CONVOLUTIONS = ("auto", "direct", "patches")
+
+
+def resolve_convolution(convolution, double_backprop=False):
+    """Returns "direct" or "patches" for `convolution` (see the module docstring).
+
+    Args:
+        convolution: one of `CONVOLUTIONS`.
+        double_backprop: whether training differentiates the network's input
+            gradient (DEEN's energy network).
+    """
+    if convolution not in CONVOLUTIONS:
+        raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}.")
+    if convolution != "auto":
+        return convolution
+    if double_backprop and keras.backend.backend() == "jax":
+        import jax
+
+        return "patches" if jax.default_backend() == "cpu" else "direct"
+    return "direct"
+
+
+@keras.saving.register_keras_serializable(package="keras_svae")
+class PatchConv2D(layers.Conv2D):
+    """`Conv2D` ('same' padding, channels last) computed as patches @ kernel.
+
+    The same weights, outputs and multiply-adds as `Conv2D`; only the
+    graph differs (see the module docstring for why).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.padding != "same" or self.data_format != "channels_last" or any(
+            d != 1 for d in self.dilation_rate
+        ) or self.groups != 1:
+            raise ValueError(
+                "PatchConv2D supports padding='same', channels_last, no dilation and "
+                "groups=1 only."
+            )
+
+    def convolution_op(self, inputs, kernel):
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        height, width, channels = inputs.shape[1:]
+        (top, bottom), out_h = _same_padding(height, kh, sh)
+        (left, right), out_w = _same_padding(width, kw, sw)
+        padded = ops.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]])
+        # Row-major over (i, j, channel): the order of the kernel's reshape.
+        views = [
+            padded[:, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw, :]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        patches = ops.concatenate(views, axis=-1)
+        return ops.matmul(patches, ops.reshape(kernel, (kh * kw * channels, self.filters)))
+
+
+def _same_padding(size, kernel, stride):
+    """((before, after), output size) of 'same' padding along one axis."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return (total // 2, total - total // 2), out
 
 
 def normalize_strides(strides, num_layers):
@@ -50,15 +123,20 @@ class ConvFeatures(layers.Layer):
             Defaults to (32, 64, 128).
         strides: int or tuple of ints, one per convolution. Defaults to 2.
         units: int, width of the fully connected layer. Defaults to 200.
+        convolution: "auto", "direct" or "patches": how the convolutions
+            run (the same function either way; see the module docstring).
     """
 
-    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, **kwargs):
+    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, convolution="auto",
+                 **kwargs):
         super().__init__(**kwargs)
         self.conv_channels = tuple(int(c) for c in conv_channels)
         self.strides = normalize_strides(strides, len(self.conv_channels))
         self.units = int(units)
+        self.convolution = convolution
+        conv = PatchConv2D if resolve_convolution(convolution) == "patches" else layers.Conv2D
         self.convs = [
-            layers.Conv2D(
+            conv(
                 c, 3, strides=s, padding="same", activation="silu", name=f"conv{i}",
                 dtype=self.dtype_policy,
             )
@@ -87,7 +165,8 @@ class ConvFeatures(layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            conv_channels=list(self.conv_channels), strides=list(self.strides), units=self.units
+            conv_channels=list(self.conv_channels), strides=list(self.strides), units=self.units,
+            convolution=self.convolution,
         )
         return config
 
@@ -98,14 +177,15 @@ class Encoder(layers.Layer):
 
     Args:
         latent_dim: int, dimension of z. Defaults to 100.
-        conv_channels, strides, units: see `ConvFeatures`.
+        conv_channels, strides, units, convolution: see `ConvFeatures`.
     """
 
-    def __init__(self, latent_dim=100, conv_channels=(32, 64, 128), strides=2, units=200, **kwargs):
+    def __init__(self, latent_dim=100, conv_channels=(32, 64, 128), strides=2, units=200,
+                 convolution="auto", **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         self.features = ConvFeatures(
-            conv_channels, strides, units, name="features", dtype=self.dtype_policy
+            conv_channels, strides, units, convolution, name="features", dtype=self.dtype_policy
         )
         self.mean = layers.Dense(self.latent_dim, name="mean", dtype=self.dtype_policy)
         self.log_var = layers.Dense(self.latent_dim, name="log_var", dtype=self.dtype_policy)
@@ -127,6 +207,7 @@ class Encoder(layers.Layer):
             conv_channels=list(self.features.conv_channels),
             strides=list(self.features.strides),
             units=self.features.units,
+            convolution=self.features.convolution,
         )
         return config
 
@@ -181,13 +262,16 @@ class EnergyNetwork(layers.Layer):
     """DEEN's energy f(y): the encoder's ConvNet trunk, then a scalar per example.
 
     Args:
-        conv_channels, strides, units: see `ConvFeatures`.
+        conv_channels, strides, units, convolution: see `ConvFeatures`.
     """
 
-    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, **kwargs):
+    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, convolution="auto",
+                 **kwargs):
         super().__init__(**kwargs)
+        self.convolution = convolution
         self.features = ConvFeatures(
-            conv_channels, strides, units, name="features", dtype=self.dtype_policy
+            conv_channels, strides, units, resolve_convolution(convolution, double_backprop=True),
+            name="features", dtype=self.dtype_policy,
         )
         self.readout = _energy_readout(self.dtype_policy)
 
@@ -207,6 +291,7 @@ class EnergyNetwork(layers.Layer):
             conv_channels=list(self.features.conv_channels),
             strides=list(self.features.strides),
             units=self.features.units,
+            convolution=self.convolution,
         )
         return config
 

@@ -50,6 +50,9 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             the "no_downsampling" preset (see `networks.PRESETS`).
         encoder_units: int, the encoder's Dense layer. Defaults to 200.
         decoder_units: int, the decoder's hidden layer. Defaults to 2000.
+        convolution: "auto", "direct" or "patches": how the encoder's
+            convolutions run; the same function either way, the fastest per
+            backend with "auto" (see `networks`).
         seed: int or None, seeds the reparameterisation noise.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
@@ -81,6 +84,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         strides=2,
         encoder_units=200,
         decoder_units=2000,
+        convolution="auto",
         seed=None,
         image_shape=None,
         **kwargs,
@@ -100,7 +104,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
 
         # Networks (Section 5).
         self.encoder = networks.Encoder(
-            latent_dim, conv_channels, strides, encoder_units, name="encoder",
+            latent_dim, conv_channels, strides, encoder_units, convolution, name="encoder",
             dtype=self.dtype_policy,
         )
         self.decoder = networks.Decoder(
@@ -282,6 +286,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             strides=list(self.encoder.features.strides),
             encoder_units=self.encoder.features.units,
             decoder_units=self.decoder.units,
+            convolution=self.encoder.features.convolution,
             seed=self.seed,
         )
         return config
