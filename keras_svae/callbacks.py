@@ -52,17 +52,22 @@ class StepScalars(callbacks.Callback):
         self.logdir = logdir
         self.every = int(every)
         self._writer = None
+        self._epoch_start = 0
         self._step = 0
 
-    def on_train_begin(self, logs=None):
-        # Read once (a resumed run starts past 0); counting here avoids a
-        # device-to-host read of the optimizer's counter at every step.
-        self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+    def on_epoch_begin(self, epoch, logs=None):
+        # One device-to-host read per epoch (a resumed run starts past 0);
+        # within the epoch, `batch` counts the steps.
+        self._epoch_start = self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        step = self._step
-        if not logs or step % self.every:
+        # With steps_per_execution = k, Keras calls this once per k steps,
+        # `batch` being the last step's index: write when a multiple of
+        # `every` was crossed.
+        step = self._epoch_start + int(batch) + 1
+        crossed = step // self.every > self._step // self.every
+        self._step = step
+        if not logs or not crossed:
             return
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.logdir)

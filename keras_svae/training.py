@@ -43,6 +43,21 @@ from keras_svae import networks
 from keras_svae import vae
 
 MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae", "deen")
+JIT_COMPILE = ("fastest", "auto", "true", "false")
+
+# The fastest settings measured per backend and model (benchmarks/speed.py,
+# docs/benchmarks.md). TensorFlow: XLA, which Keras's "auto" leaves off on CPU, speeds
+# the VAEs' step (most at batch 16) but slows DEEN's second-order graph, and running the
+# steps in one graph loop helps both. JAX: Keras's JAX trainer
+# jits each step and loops on the host, so several steps per call save only callback
+# dispatch. PyTorch: eager (torch.compile cannot double-backprop; for the VAEs see
+# docs/benchmarks.md).
+FASTEST = {
+    "tensorflow": dict(jit_compile=True, steps_per_execution=100),
+    "jax": dict(jit_compile=True, steps_per_execution=1),
+    "torch": dict(jit_compile=False, steps_per_execution=1),
+}
+FASTEST_DEEN = dict(FASTEST, tensorflow=dict(jit_compile=False, steps_per_execution=100))
 
 
 def _setting(default, help, choices=None):
@@ -81,6 +96,11 @@ class TrainConfig:
     coordinator_address: str = _setting(None, "JAX multi-process: host:port of process 0.")
     num_processes: int = _setting(1, "JAX multi-process: number of processes.")
     process_id: int = _setting(0, "JAX multi-process: this process's rank.")
+    steps_per_execution: int = _setting(
+        0, "Optimizer steps per compiled call (0: the fastest measured for the backend).")
+    jit_compile: str = _setting(
+        "fastest", "Compile the train step: fastest (measured per backend), auto (Keras's "
+        "choice), true or false.", JIT_COMPILE)
     log_every: int = _setting(100, "Optimizer steps between step-level TensorBoard scalars.")
     verbose: int = _setting(1, "Keras progress output (1: a progress bar per epoch).")
 
@@ -131,27 +151,43 @@ def build_model(config):
     raise ValueError(f"model must be one of {MODELS}, got {config.model!r}.")
 
 
-def device_scope(config):
-    """The context to build and compile the model in, its jit_compile, and the replicas.
+def compile_settings(config, replicas=1):
+    """`model.compile`'s (jit_compile, steps_per_execution) for `config`.
 
-    Under a TF strategy with several replicas, XLA is off: Keras's TF trainer
+    "fastest" takes `FASTEST[backend]` (`FASTEST_DEEN` for DEEN), except that
+    under a TF strategy with several replicas XLA stays off: Keras's TF trainer
     with `jit_compile=True` under MirroredStrategy on CPU fails (a resource
     lives on another device), and the strategy itself already runs one
     compiled graph per replica.
     """
+    if config.jit_compile not in JIT_COMPILE:
+        raise ValueError(f"jit_compile must be one of {JIT_COMPILE}, got {config.jit_compile!r}.")
+    if config.steps_per_execution < 0:
+        raise ValueError(
+            f"steps_per_execution must be >= 0 (0: the fastest), got {config.steps_per_execution}."
+        )
+    fastest = (FASTEST_DEEN if config.model == "deen" else FASTEST)[keras.backend.backend()]
+    jit_compile = {"fastest": fastest["jit_compile"], "auto": "auto", "true": True,
+                   "false": False}[config.jit_compile]
+    if replicas > 1 and keras.backend.backend() == "tensorflow" and jit_compile is True:
+        jit_compile = False
+    return jit_compile, config.steps_per_execution or fastest["steps_per_execution"]
+
+
+def device_scope(config):
+    """The context to build and compile the model in, and the number of replicas."""
     if config.data_parallel:
         devices = distribution.jax_data_parallel().device_mesh.devices.size
-        return contextlib.nullcontext(), "auto", devices
+        return contextlib.nullcontext(), devices
     if keras.backend.backend() != "tensorflow":
         if config.strategy != "default":
             raise ValueError(
                 f"--strategy={config.strategy} needs KERAS_BACKEND=tensorflow; "
                 "with JAX use --data_parallel."
             )
-        return contextlib.nullcontext(), "auto", 1
+        return contextlib.nullcontext(), 1
     strategy = distribution.tf_strategy(config.strategy, config.tpu)
-    replicas = strategy.num_replicas_in_sync
-    return strategy.scope(), "auto" if replicas == 1 else False, replicas
+    return strategy.scope(), strategy.num_replicas_in_sync
 
 
 class LastCheckpoint(keras.callbacks.Callback):
@@ -217,10 +253,12 @@ def train_and_evaluate(config, outdir, retrain=False):
     x_train = _first(data.load_mnist("train", path=config.data)[0], config.train_size)
     x_test = _first(data.load_mnist("test", path=config.data)[0], config.test_size)
 
-    scope, jit_compile, replicas = device_scope(config)
+    scope, replicas = device_scope(config)
+    jit_compile, steps_per_execution = compile_settings(config, replicas)
     with scope:
         model = build_model(config)
-        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile)
+        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile,
+                      steps_per_execution=steps_per_execution)
 
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.
     # Several replicas split every batch evenly only if it has the full size

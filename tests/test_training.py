@@ -18,6 +18,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
 from conftest import REPO
 from keras_svae import training
+from keras_svae.training import TrainConfig
 
 
 def tiny_config(mnist_path, **overrides):
@@ -162,3 +163,32 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, m
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert (json.loads((killed / "metrics.json").read_text())["test"]["loss"] == pytest.approx(
         json.loads((whole / "metrics.json").read_text())["test"]["loss"], rel=1e-5))
+
+
+# Compile settings ------------------------------------------------------------------------------
+
+
+def test_fastest_compile_settings_follow_the_measured_table():
+    for model, table in (("sigma_vae", training.FASTEST), ("deen", training.FASTEST_DEEN)):
+        fastest = table[keras.backend.backend()]
+        assert training.compile_settings(TrainConfig(model=model)) == (
+            fastest["jit_compile"], fastest["steps_per_execution"])
+    overridden = TrainConfig(jit_compile="false", steps_per_execution=7)
+    assert training.compile_settings(overridden) == (False, 7)
+    assert training.compile_settings(TrainConfig(jit_compile="auto"))[0] == "auto"
+    assert training.compile_settings(TrainConfig(jit_compile="true"))[0] is True
+
+
+def test_several_tf_replicas_turn_xla_off(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    assert training.compile_settings(TrainConfig(), replicas=2)[0] is False
+    assert training.compile_settings(TrainConfig(), replicas=1)[0] is True
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("jit_compile", "yes", "jit_compile must be one of"),
+    ("steps_per_execution", -1, "steps_per_execution must be >= 0"),
+])
+def test_bad_compile_settings(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        training.compile_settings(TrainConfig(**{field: value}))

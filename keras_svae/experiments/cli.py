@@ -11,6 +11,7 @@ import os
 
 from absl import flags
 
+from keras_svae import training
 from keras_svae.experiments import runs
 
 
@@ -32,12 +33,19 @@ def define_family_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("latent_dim", 100, "Dimension of z.", **define)
     flags.DEFINE_integer("verbose", 2, "Keras verbosity while training (2: a line per epoch).",
                          **define)
+    # Speed only (what a run learns does not change); the same flags as examples/train.py.
+    fields = training.TrainConfig.__dataclass_fields__
+    flags.DEFINE_integer("steps_per_execution", 0, fields["steps_per_execution"].metadata["help"],
+                         **define)
+    flags.DEFINE_enum("jit_compile", "fastest", list(training.JIT_COMPILE),
+                      fields["jit_compile"].metadata["help"], **define)
 
 
 def training_overrides(flag_values):
     """The `TrainConfig` settings these flags give every model of the family."""
     overrides = {name: flag_values[name].value
-                 for name in ("data", "train_size", "test_size", "latent_dim", "verbose")}
+                 for name in ("data", "train_size", "test_size", "latent_dim", "verbose",
+                              "steps_per_execution", "jit_compile")}
     overrides.update({name: flag_values[name].value for name in ("epochs", "batch_size")
                       if flag_values[name].value is not None})
     return overrides

@@ -92,8 +92,9 @@ class TrainedRun:
         return training.run_paths(self.outdir).last
 
 
-# Config fields that do not change what a run learns.
-_PRESENTATION = ("data", "verbose", "log_every")
+# Config fields that do not change what a run learns (the speed settings change the
+# floating-point order of a few sums at most).
+_PRESENTATION = ("data", "verbose", "log_every", "steps_per_execution", "jit_compile")
 
 
 def _differences(stored, config):
