@@ -48,6 +48,9 @@ flags.DEFINE_integer("certify_batch", 1000, "Noisy copies per classifier call.")
 flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the clean and noise classifiers.")
 flags.DEFINE_integer("finetune_epochs", 1, "Epochs of fine-tuning on a front-end's outputs.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise and the posterior draws.")
+flags.DEFINE_bool("compiled", True, "Run front-end + classifier as one compiled Keras model "
+                  "(certification.compiled_base_classifier); --nocompiled calls them eagerly. "
+                  "The same function; the VAE front-ends' draws differ between the two.")
 FLAGS = flags.FLAGS
 
 
@@ -66,17 +69,22 @@ def main(argv):
         for front_name, judge_name in (tuple(c.split(":")) for c in FLAGS.combos):
             model = certification.front_end_model(family, front_name, sigma, FLAGS.vae_sigma)
             front = certification.front_end(front_name, model, seed=FLAGS.seed, k=FLAGS.k)
-            if "vae" in front_name:  # Name the VAE when it is not the smoothing sigma's.
-                front_name += vae
+            # Name the VAE when it is not the smoothing sigma's.
+            label = front_name + vae if "vae" in front_name else front_name
             judge = certification.classifier_for(
-                judge_name, family, sigma, front_name, front, x_train, y_train,
+                judge_name, family, sigma, label, front, x_train, y_train,
                 FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed)
+            if FLAGS.compiled:
+                base = certification.compiled_base_classifier(
+                    front_name, model, judge, seed=FLAGS.seed, k=FLAGS.k)
+            else:
+                base = certification.base_classifier(front, judge)
             bar = keras.utils.Progbar(len(indices), unit_name="image")
             rows = certification.certify_to_file(
-                os.path.join(folder, f"{front_name}_{judge_name}.tsv"),
-                certification.base_classifier(front, judge), images, labels, indices, sigma,
-                FLAGS.n0, FLAGS.n, FLAGS.alpha, FLAGS.certify_batch, FLAGS.seed, bar.update)
-            summaries[front_name, judge_name] = certification.summary(rows, sigma, FLAGS.n,
+                os.path.join(folder, f"{label}_{judge_name}.tsv"), base, images, labels,
+                indices, sigma, FLAGS.n0, FLAGS.n, FLAGS.alpha, FLAGS.certify_batch, FLAGS.seed,
+                bar.update)
+            summaries[label, judge_name] = certification.summary(rows, sigma, FLAGS.n,
                                                                       FLAGS.alpha)
         print(certification.write_summary(
             os.path.join(cli.report_dir(FLAGS), f"summary_sigma_{sigma:g}{vae}"), summaries,

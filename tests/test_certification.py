@@ -55,6 +55,53 @@ def test_bad_front_ends_are_named():
         certification.front_end("vae_average", sigma_vae(0.7, **SMALL), k=0)
 
 
+def small_classifier():
+    return classifier.convnet(SHAPE, name="judge")
+
+
+@pytest.mark.parametrize("front_name", ["identity", "deen", "vae_mean"])
+def test_the_compiled_base_classifier_is_the_eager_one(front_name):
+    model = {"identity": None, "vae_mean": sigma_vae(0.7, seed=0, **SMALL),
+             "deen": DEEN(0.7, energy=networks.EnergyNetwork((4, 4, 4), units=8),
+                          data_shape=SHAPE)}[front_name]
+    judge = small_classifier()
+    eager = certification.base_classifier(certification.front_end(front_name, model), judge)
+    compiled = certification.compiled_base_classifier(front_name, model, judge)
+    expected = to_numpy(eager(Y))
+    assert np.abs(expected).max() > 1e-3  # Not a vacuous comparison of zeros.
+    np.testing.assert_allclose(to_numpy(compiled(Y)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_compiled_draws_are_fresh_per_call_and_seeded():
+    vae, judge = sigma_vae(0.7, seed=0, **SMALL), small_classifier()
+    compiled = certification.compiled_base_classifier("vae_sample", vae, judge, seed=3)
+    again = certification.compiled_base_classifier("vae_sample", vae, judge, seed=3)
+    first, second = to_numpy(compiled(Y)), to_numpy(compiled(Y))
+    assert not np.allclose(first, second, atol=1e-6)  # A fresh z each call, compiled too.
+    np.testing.assert_allclose(to_numpy(again(Y)), first, rtol=1e-5, atol=1e-6)  # Seeded.
+    # A point-mass posterior: every draw, and the average of k, decodes its mean.
+    point = point_mass_vae()
+    decoded = to_numpy(point.decode(np.full((5, point.latent_dim), 0.2, "float32")))
+    pipeline = certification.FrontEndClassifier("vae_average", point, judge, k=3)
+    np.testing.assert_allclose(to_numpy(pipeline.estimate(Y)), decoded, atol=1e-6)
+
+
+def test_a_compiled_certificate_matches_the_eager_one():
+    deen = DEEN(0.7, energy=networks.EnergyNetwork((4, 4, 4), units=8), data_shape=SHAPE)
+    judge = small_classifier()
+    image = np.clip(Y[0], 0, 1)
+    eager = certification.base_classifier(certification.front_end("deen", deen), judge)
+    compiled = certification.compiled_base_classifier("deen", deen, judge)
+    # The same noise (seeded), the same function: the same certificate.
+    assert (smoothing.certify(compiled, image, 0.7, 20, 200, 0.01, batch_size=64, seed=5)
+            == smoothing.certify(eager, image, 0.7, 20, 200, 0.01, batch_size=64, seed=5))
+
+
+def test_a_bad_compiled_front_end_is_named():
+    with pytest.raises(ValueError, match="front_end must be one of"):
+        certification.FrontEndClassifier("median", None, small_classifier())
+
+
 def constant(label):
     return lambda images: keras.ops.one_hot(
         keras.ops.full((keras.ops.shape(images)[0],), label, "int32"), 10)

@@ -8,7 +8,8 @@ base classifier reads a denoised image: DEEN's x_hat(y) = y - sigma^2 grad f(y)
   "vae_sample" (x_hat(z), one draw), "vae_mean" (x_hat of the posterior
   mean), "vae_average" (the mean of `k` decoded draws);
 * `base_classifier(front_end, classifier)`: images -> logits, the f that
-  `smoothing.certify` smooths;
+  `smoothing.certify` smooths; `compiled_base_classifier` is the same f as
+  one compiled Keras model (`FrontEndClassifier`), several times faster;
 * `finetuned_classifier`: the classifier fitted further on a front-end's
   outputs of noisy training images ("denoised smoothing");
 * `certify_to_file`: Cohen's certify file (`smoothing.TSV_HEADER`), appended
@@ -88,8 +89,60 @@ def check_protocol(folder, protocol):
 
 
 def base_classifier(front, classifier):
-    """f(y) = classifier(front(y)): the base classifier that smoothing certifies."""
+    """f(y) = classifier(front(y)): the base classifier that smoothing certifies (eager)."""
     return lambda y: classifier(front(y), training=False)
+
+
+class FrontEndClassifier(keras.Model):
+    """y -> classifier(front_end(y)) as one Keras model: `predict_on_batch` runs it compiled.
+
+    The same function as `base_classifier(front_end(name, model, seed, k), classifier)`,
+    traced once per batch shape (XLA on TensorFlow and JAX) instead of run op by op;
+    the posterior draws come from this model's own seeded generator, so that a
+    compiled JAX call still draws fresh z every time.
+
+    Args:
+        front_name: a key of `FRONT_ENDS`.
+        model: DEEN for "deen", the sigma-VAE for the "vae_*" front-ends, else None.
+        classifier: images -> logits.
+        seed: seeds the posterior draws.
+        k: the number of draws "vae_average" averages.
+    """
+
+    def __init__(self, front_name, model, classifier, seed=0, k=4, **kwargs):
+        super().__init__(**kwargs)
+        front_end(front_name, model, seed, k)  # Validates the arguments.
+        self.front_name = front_name
+        self.front_model = model
+        self.classifier = classifier
+        self.k = int(k)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def estimate(self, y):
+        """The front-end's output for a batch of noisy y."""
+        if self.front_name == "identity":
+            return y
+        if self.front_name == "deen":
+            return self.front_model.denoise(y)
+        if self.front_name == "vae_mean":
+            return self.front_model.reconstruct(y, sample=False)
+        draws = 1 if self.front_name == "vae_sample" else self.k
+        return ops.mean(ops.stack([self.front_model.reconstruct(y, seed=self.seed_generator)
+                                   for _ in range(draws)]), axis=0)
+
+    def call(self, y):
+        return self.classifier(self.estimate(y), training=False)
+
+
+def compiled_base_classifier(front_name, model, classifier, seed=0, k=4):
+    """The base classifier as a compiled function: `FrontEndClassifier(...).predict_on_batch`.
+
+    XLA on TensorFlow and JAX; Keras's predict path on PyTorch (eager, without
+    autograd's bookkeeping). docs/benchmarks.md measures it against the eager calls.
+    """
+    pipeline = FrontEndClassifier(front_name, model, classifier, seed, k)
+    pipeline.compile(jit_compile=keras.backend.backend() != "torch")
+    return pipeline.predict_on_batch
 
 
 def finetuned_classifier(path, classifier, front, images, labels, sigma, epochs=1, seed=0,

@@ -1,0 +1,111 @@
+r"""Samples per second of randomized-smoothing certification, per front-end.
+
+    KERAS_BACKEND=jax python benchmarks/certify_speed.py --out=docs/certification/speed_jax.md
+
+Runs `smoothing.certify` (n0 + n noisy copies of one test image through
+front-end + classifier, then the counts and the bound) with the base
+classifier called three ways:
+
+* one noisy copy per call, eager (`--certify_batch=1`): the loop a first
+  implementation writes;
+* batches of --batch copies, eager (`certification.base_classifier`);
+* batches of --batch copies, compiled (`certification.compiled_base_classifier`:
+  one Keras model, `predict_on_batch`).
+
+Speed does not depend on the weights: the models are untrained, built with
+the experiments' shapes (the classifier of `experiments/classifier.py`).
+FLOPs per sample come from the networks' shapes (benchmarks/flops.py): a
+front-end's forward (DEEN's x_hat(y): the energy's forward and its input
+gradient, 2 passes) plus the classifier's; the percentage is of the float32
+matmul peak measured in the same run.
+"""
+
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+from absl import app
+from absl import flags
+
+from keras_svae import DEEN, sigma_vae
+from keras_svae.experiments import certification
+from keras_svae.experiments import classifier as classifiers
+from keras_svae.experiments import smoothing
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flops  # noqa: E402
+
+flags.DEFINE_integer("n", 2000, "Estimation draws per certificate (batched runs).")
+flags.DEFINE_integer("n_single", 100, "Estimation draws for the one-copy-per-call loop.")
+flags.DEFINE_integer("batch", 1000, "Noisy copies per call.")
+flags.DEFINE_integer("repeats", 3, "Timed certificates; the best counts.")
+flags.DEFINE_string("out", None, "Also write the table (markdown) here.")
+FLAGS = flags.FLAGS
+
+SIGMA = 0.7
+
+
+def matmul_peak_gflops(size=2048, repeats=10):
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    best = min(_seconds(lambda: a @ a) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _seconds(run):
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def samples_per_second(base, image, n, batch):
+    n0 = min(100, n)
+
+    def run():
+        smoothing.certify(base, image, SIGMA, n0, n, 0.001, batch_size=batch, seed=0)
+
+    run()  # Warm-up: compiles each batch shape.
+    return (n0 + n) / min(_seconds(run) for _ in range(FLAGS.repeats))
+
+
+def main(argv):
+    del argv
+    keras.utils.set_random_seed(0)
+    shape = (28, 28, 1)
+    classifier = classifiers.convnet()
+    models = {"identity": None, "deen": DEEN(SIGMA, seed=0), "vae_sample": sigma_vae(SIGMA, seed=0)}
+    front_macs = {"identity": 0, "deen": 2 * flops.forward_macs(models["deen"].energy_network, shape),
+                  "vae_sample": flops.forward_macs(models["vae_sample"], shape)}
+    classifier_macs = flops.forward_macs(classifier, shape)
+    image = np.random.default_rng(0).random(shape).astype("float32")
+    peak = matmul_peak_gflops()
+    lines = [f"Backend: {keras.backend.backend()}; float32 matmul peak measured in this run: "
+             f"{peak:.0f} GFLOP/s. smoothing.certify at σ = {SIGMA}, samples/s (% of the peak).",
+             "",
+             f"| front-end + classifier | MFLOP/sample | one copy per call, eager | "
+             f"batch {FLAGS.batch}, eager | batch {FLAGS.batch}, compiled |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, model in models.items():
+        front = certification.front_end(name, model, seed=0)
+        runs = [
+            (certification.base_classifier(front, classifier), FLAGS.n_single, 1),
+            (certification.base_classifier(front, classifier), FLAGS.n, FLAGS.batch),
+            (certification.compiled_base_classifier(name, model, classifier), FLAGS.n, FLAGS.batch),
+        ]
+        flop = 2 * (front_macs[name] + classifier_macs)
+        cells = []
+        for base, n, batch in runs:
+            rate = samples_per_second(base, image, n, batch)
+            cells.append(f"{rate:,.0f} ({100 * rate * flop / 1e9 / peak:.0f}%)")
+        lines.append(f"| {name} | {flop / 1e6:.1f} | " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+            f.write(table)
+
+
+if __name__ == "__main__":
+    app.run(main)
