@@ -46,18 +46,21 @@ MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae", "deen")
 JIT_COMPILE = ("fastest", "auto", "true", "false")
 
 # The fastest settings measured per backend and model (benchmarks/speed.py,
-# docs/benchmarks.md). TensorFlow: XLA, which Keras's "auto" leaves off on CPU, speeds
-# the VAEs' step (most at batch 16) but slows DEEN's second-order graph, and running the
-# steps in one graph loop helps both. JAX: Keras's JAX trainer
-# jits each step and loops on the host, so several steps per call save only callback
-# dispatch. PyTorch: eager (torch.compile cannot double-backprop; for the VAEs see
-# docs/benchmarks.md).
+# docs/benchmarks.md). TensorFlow: the steps run in one graph loop of 100 steps per call;
+# XLA, which Keras's "auto" leaves off on a CPU, speeds the VAEs' step at small batches
+# (where per-step overhead dominates) but slows it at batch 128, and slows DEEN's
+# second-order graph at every batch size. JAX: Keras's JAX trainer jits each step and
+# loops on the host, so several steps per call save only callback dispatch. PyTorch:
+# eager (torch.compile cannot double-backprop; for the VAEs see docs/benchmarks.md).
 FASTEST = {
     "tensorflow": dict(jit_compile=True, steps_per_execution=100),
     "jax": dict(jit_compile=True, steps_per_execution=1),
     "torch": dict(jit_compile=False, steps_per_execution=1),
 }
 FASTEST_DEEN = dict(FASTEST, tensorflow=dict(jit_compile=False, steps_per_execution=100))
+# TensorFlow's VAEs use XLA up to this batch size per replica (measured: faster at 16,
+# slower at 128).
+TF_XLA_MAX_BATCH = 32
 
 
 def _setting(default, help, choices=None):
@@ -155,6 +158,7 @@ def compile_settings(config, replicas=1):
     """`model.compile`'s (jit_compile, steps_per_execution) for `config`.
 
     "fastest" takes `FASTEST[backend]` (`FASTEST_DEEN` for DEEN), except that
+    TensorFlow uses XLA only up to `TF_XLA_MAX_BATCH` examples per replica, and
     under a TF strategy with several replicas XLA stays off: Keras's TF trainer
     with `jit_compile=True` under MirroredStrategy on CPU fails (a resource
     lives on another device), and the strategy itself already runs one
@@ -169,7 +173,10 @@ def compile_settings(config, replicas=1):
     fastest = (FASTEST_DEEN if config.model == "deen" else FASTEST)[keras.backend.backend()]
     jit_compile = {"fastest": fastest["jit_compile"], "auto": "auto", "true": True,
                    "false": False}[config.jit_compile]
-    if replicas > 1 and keras.backend.backend() == "tensorflow" and jit_compile is True:
+    if keras.backend.backend() == "tensorflow" and jit_compile is True and (
+        replicas > 1
+        or (config.jit_compile == "fastest" and config.batch_size > TF_XLA_MAX_BATCH)
+    ):
         jit_compile = False
     return jit_compile, config.steps_per_execution or fastest["steps_per_execution"]
 

@@ -171,7 +171,8 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, m
 def test_fastest_compile_settings_follow_the_measured_table():
     for model, table in (("sigma_vae", training.FASTEST), ("deen", training.FASTEST_DEEN)):
         fastest = table[keras.backend.backend()]
-        assert training.compile_settings(TrainConfig(model=model)) == (
+        config = TrainConfig(model=model, batch_size=16)  # The paper's batch.
+        assert training.compile_settings(config) == (
             fastest["jit_compile"], fastest["steps_per_execution"])
     overridden = TrainConfig(jit_compile="false", steps_per_execution=7)
     assert training.compile_settings(overridden) == (False, 7)
@@ -182,7 +183,18 @@ def test_fastest_compile_settings_follow_the_measured_table():
 def test_several_tf_replicas_turn_xla_off(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
     assert training.compile_settings(TrainConfig(), replicas=2)[0] is False
+    assert training.compile_settings(TrainConfig(jit_compile="true"), replicas=2)[0] is False
     assert training.compile_settings(TrainConfig(), replicas=1)[0] is True
+
+
+def test_tensorflow_uses_xla_for_the_vaes_at_small_batches_only(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    small, large = training.TF_XLA_MAX_BATCH, training.TF_XLA_MAX_BATCH + 1
+    assert training.compile_settings(TrainConfig(batch_size=small)) == (True, 100)
+    assert training.compile_settings(TrainConfig(batch_size=large)) == (False, 100)
+    assert training.compile_settings(TrainConfig(model="deen", batch_size=small))[0] is False
+    # An explicit choice is kept whatever the batch size.
+    assert training.compile_settings(TrainConfig(batch_size=large, jit_compile="true"))[0] is True
 
 
 @pytest.mark.parametrize("field, value, match", [
