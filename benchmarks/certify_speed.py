@@ -22,7 +22,6 @@ matmul peak measured in the same run.
 
 import os
 import sys
-import time
 
 import keras
 import numpy as np
@@ -36,6 +35,7 @@ from keras_svae.experiments import smoothing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import flops  # noqa: E402
+import timing  # noqa: E402
 
 flags.DEFINE_integer("n", 2000, "Estimation draws per certificate (batched runs).")
 flags.DEFINE_integer("n_single", 100, "Estimation draws for the one-copy-per-call loop.")
@@ -47,18 +47,6 @@ FLAGS = flags.FLAGS
 SIGMA = 0.7
 
 
-def matmul_peak_gflops(size=2048, repeats=10):
-    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    best = min(_seconds(lambda: a @ a) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
-
-
-def _seconds(run):
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def samples_per_second(base, image, n, batch):
     n0 = min(100, n)
 
@@ -66,7 +54,7 @@ def samples_per_second(base, image, n, batch):
         smoothing.certify(base, image, SIGMA, n0, n, 0.001, batch_size=batch, seed=0)
 
     run()  # Warm-up: compiles each batch shape.
-    return (n0 + n) / min(_seconds(run) for _ in range(FLAGS.repeats))
+    return timing.best_rate(run, n0 + n, FLAGS.repeats)
 
 
 def main(argv):
@@ -79,7 +67,8 @@ def main(argv):
                   "vae_sample": flops.forward_macs(models["vae_sample"], shape)}
     classifier_macs = flops.forward_macs(classifier, shape)
     image = np.random.default_rng(0).random(shape).astype("float32")
-    peak = matmul_peak_gflops()
+    peak = timing.matmul_gflops(
+        np.random.default_rng(0).random((2048, 2048), dtype=np.float32))
     lines = [f"Backend: {keras.backend.backend()}; float32 matmul peak measured in this run: "
              f"{peak:.0f} GFLOP/s. smoothing.certify at σ = {SIGMA}, samples/s (% of the peak).",
              "",

@@ -37,6 +37,9 @@ from absl import app
 from absl import flags
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import timing  # noqa: E402  (benchmarks/timing.py)
+
 REPO = os.path.dirname(HERE)
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -62,15 +65,6 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _best_rate(run, items, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return items / best
-
-
 def _mnist(path, split="train"):
     from keras_svae import data
 
@@ -82,7 +76,6 @@ def work_reference(spec):
     import numpy as np
     import torch
 
-    sys.path.insert(0, HERE)
     import plain_torch
 
     rates = {}
@@ -92,11 +85,9 @@ def work_reference(spec):
             rates[f"{strides}/{batch}"] = plain_torch.images_per_second(
                 batch, steps, strides=strides, repeats=spec["repeats"])
     size = 2048
-    a = torch.rand(size, size)
-    b = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    flop = 2 * size**3
-    peaks = {"torch": _best_rate(lambda: a @ a, flop, 10) / 1e9,
-             "numpy": _best_rate(lambda: b @ b, flop, 10) / 1e9}
+    peaks = {"torch": timing.matmul_gflops(torch.rand(size, size)),
+             "numpy": timing.matmul_gflops(
+                 np.random.default_rng(0).random((size, size), dtype=np.float32))}
     return dict(rates=rates, peaks=peaks, threads=torch.get_num_threads(),
                 torch=torch.__version__)
 
@@ -122,7 +113,7 @@ def work_train(spec):
     start = time.perf_counter()
     model.fit(dataset.take(2 * steps_per_execution + 2), epochs=1, verbose=0)
     compile_seconds = time.perf_counter() - start
-    rate = _best_rate(lambda: model.fit(dataset, epochs=1, verbose=0), len(images),
+    rate = timing.best_rate(lambda: model.fit(dataset, epochs=1, verbose=0), len(images),
                       spec["repeats"])
     return dict(rate=rate, compile_seconds=compile_seconds, memory_mib=_peak_rss_mib(),
                 jit_compile=str(model.jit_compile), steps_per_execution=steps_per_execution)
@@ -151,7 +142,7 @@ def work_inference(spec):
         compiled = certification.compiled_base_classifier(front_name, model, classifier)
         for kind, fn in (("eager", eager), ("compiled", compiled)):
             keras.ops.convert_to_numpy(fn(y))  # Warm-up (and compile).
-            rates[f"{name}/{kind}"] = _best_rate(
+            rates[f"{name}/{kind}"] = timing.best_rate(
                 lambda fn=fn: keras.ops.convert_to_numpy(fn(y)), len(y), 2 * spec["repeats"])
     return dict(rates=rates, memory_mib=_peak_rss_mib())
 
@@ -187,7 +178,7 @@ def work_deen_profile(spec):
         }
         for name, fn in pieces.items():
             jax.block_until_ready(fn(weights, y))
-            rate = max(_best_rate(lambda fn=fn: jax.block_until_ready(fn(weights, y)), 1, 1)
+            rate = max(timing.best_rate(lambda fn=fn: jax.block_until_ready(fn(weights, y)), 1, 1)
                        for _ in range(5))
             times[f"{name}/{convolution}"] = 1e3 / rate
     return dict(ms=times)
@@ -202,7 +193,6 @@ def work_vae_profile(spec):
 
     from keras_svae import sigma_vae
 
-    sys.path.insert(0, HERE)
     import flops
 
     model = sigma_vae(0.9, seed=0)
@@ -230,7 +220,7 @@ def work_vae_profile(spec):
         weights = [[v.value for v in layer.trainable_variables] for layer in layers]
         step = jax.jit(jax.grad(chain(layers)))
         jax.block_until_ready(step(weights, inputs))
-        seconds = 1 / max(_best_rate(lambda: jax.block_until_ready(step(weights, inputs)), 1, 1)
+        seconds = 1 / max(timing.best_rate(lambda: jax.block_until_ready(step(weights, inputs)), 1, 1)
                           for _ in range(10))
         out[name] = dict(ms=1e3 * seconds)
     out["batch"] = batch
@@ -249,7 +239,6 @@ def work_torch_overhead(spec):
 
     from keras_svae import data, sigma_vae
 
-    sys.path.insert(0, HERE)
     import plain_torch
 
     images = data.load_mnist("train", path=spec["data"])[0][: 16 * spec["steps"]]
@@ -269,7 +258,7 @@ def work_torch_overhead(spec):
         p.grad = g
     torch_adam = torch.optim.Adam(parameters, lr=1e-4)
     steps = len(batches)
-    ms = lambda run: 1e3 / max(_best_rate(run, steps, 1) for _ in range(spec["repeats"]))
+    ms = lambda run: 1e3 / max(timing.best_rate(run, steps, 1) for _ in range(spec["repeats"]))
     return dict(ms={
         "Keras train step (train_on_batch)": ms(keras_steps),
         "plain PyTorch train step": 16e3 / plain_torch.images_per_second(16, steps, repeats=2),
@@ -284,7 +273,6 @@ def work_flops(spec):
     from keras_svae import DEEN, sigma_vae
     from keras_svae.experiments import classifier
 
-    sys.path.insert(0, HERE)
     import flops
 
     shape = (28, 28, 1)
@@ -375,7 +363,6 @@ def main(argv):
         spec = json.loads(FLAGS.worker)
         print(json.dumps(WORKERS[spec["kind"]](spec)))
         return
-    sys.path.insert(0, HERE)
     import speed_report
 
     if FLAGS.results:

@@ -39,7 +39,8 @@ def front_end(name, model=None, seed=0, k=4):
     Args:
         name: a key of `FRONT_ENDS`.
         model: the DEEN for "deen", the sigma-VAE for the "vae_*" front-ends.
-        seed: seeds the posterior draws (one generator for every call).
+        seed: int or `keras.random.SeedGenerator`, the posterior draws' generator
+            (one for every call).
         k: the number of draws "vae_average" averages.
     """
     if name not in FRONT_ENDS:
@@ -111,24 +112,15 @@ class FrontEndClassifier(keras.Model):
 
     def __init__(self, front_name, model, classifier, seed=0, k=4, **kwargs):
         super().__init__(**kwargs)
-        front_end(front_name, model, seed, k)  # Validates the arguments.
-        self.front_name = front_name
         self.front_model = model
         self.classifier = classifier
-        self.k = int(k)
+        # Tracked by the model, so that a compiled call threads its state through.
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._front = front_end(front_name, model, self.seed_generator, k)
 
     def estimate(self, y):
         """The front-end's output for a batch of noisy y."""
-        if self.front_name == "identity":
-            return y
-        if self.front_name == "deen":
-            return self.front_model.denoise(y)
-        if self.front_name == "vae_mean":
-            return self.front_model.reconstruct(y, sample=False)
-        draws = 1 if self.front_name == "vae_sample" else self.k
-        return ops.mean(ops.stack([self.front_model.reconstruct(y, seed=self.seed_generator)
-                                   for _ in range(draws)]), axis=0)
+        return self._front(y)
 
     def call(self, y):
         return self.classifier(self.estimate(y), training=False)

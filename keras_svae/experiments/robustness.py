@@ -43,8 +43,12 @@ def identity(y):
 
 
 def estimator(model, seed=0):
-    """The model's `estimate`, seeded: a fresh posterior draw per call, the same run to run."""
-    generator = keras.random.SeedGenerator(seed)
+    """The model's `estimate`, seeded: a fresh posterior draw per call, the same run to run.
+
+    `seed` is an int or a `keras.random.SeedGenerator` (which then serves every call).
+    """
+    generator = seed if isinstance(seed, keras.random.SeedGenerator) else (
+        keras.random.SeedGenerator(seed))
     return lambda y: model.estimate(y, seed=generator)
 
 

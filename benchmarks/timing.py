@@ -1,0 +1,19 @@
+"""Timing helpers shared by the benchmarks: the best of repeated runs, the matmul peak."""
+
+import time
+
+
+def best_rate(run, items, repeats):
+    """items / the shortest of `repeats` timings of `run()` (items per second)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return items / best
+
+
+def matmul_gflops(square, repeats=10):
+    """GFLOP/s of `square @ square` (a NumPy array or torch tensor), best of `repeats`."""
+    size = square.shape[0]
+    return best_rate(lambda: square @ square, 2 * size**3, repeats) / 1e9
