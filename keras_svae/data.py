@@ -167,6 +167,33 @@ def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=Fal
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def make_family_dataset(images, batch_size, seeds, drop_remainder=False, epoch=None):
+    """Batches (batch, K, height, width, channels): each member of a family its own order.
+
+    Column k holds exactly the batches that `make_dataset(images, batch_size,
+    seed=seeds[k], epoch=epoch)` yields, so a `family.SigmaVAEFamily` fed this
+    sees, member by member, what K separate runs with those seeds would.
+
+    Args:
+        images: float32 array (N, height, width, channels).
+        batch_size: int > 0.
+        seeds: one int per member.
+        drop_remainder: drop the last partial batch.
+        epoch: optional int64 `tf.Variable`, as in `make_dataset`.
+    """
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size}.")
+    seeds = [int(s or 0) for s in seeds]
+    if not seeds:
+        raise ValueError("make_family_dataset needs one seed per member, got none.")
+    if epoch is None:
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    columns = [_epoch_seeded_batches(images, int(batch_size), s, drop_remainder, epoch)
+               for s in seeds]
+    dataset = tf.data.Dataset.zip(tuple(columns)).map(lambda *x: tf.stack(x, axis=1))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 def _epoch_seeded_batches(images, batch_size, seed, drop_remainder, epoch):
     images = tf.constant(images)
     n = int(images.shape[0])

@@ -160,6 +160,13 @@ def checked_dataset(dataset, image_shape, unit_interval=False, name="x"):
     return dataset.map(check)
 
 
+def rank_of(x):
+    """The rank of an array's, a tensor's or a dataset's input batches (None if unknown)."""
+    if isinstance(x, tf.data.Dataset):
+        return _first_component(x.element_spec).shape.rank
+    return len(x.shape) if hasattr(x, "shape") else None
+
+
 def checked_input(x, image_shape, unit_interval=False, name="x"):
     """Checks what a user hands to fit/evaluate/predict and returns it.
 

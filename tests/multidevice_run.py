@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from keras_svae import DEEN, SigmaVAE, networks  # noqa: E402
+from keras_svae.family import SigmaVAEFamily  # noqa: E402
 from keras_svae import distribution as dist  # noqa: E402
 
 SHAPE = (8, 8, 1)
@@ -32,10 +33,17 @@ HALF = GLOBAL_BATCH // 2
 X = np.random.default_rng(0).uniform(size=(32,) + SHAPE).astype("float32")
 
 
+MODELS = ("sigma_vae", "deen", "family")
+NETWORK = dict(data_shape=SHAPE, latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
+               decoder_units=32)
+
+
 def make(name):
     if name == "sigma_vae":
-        return SigmaVAE(scale=0.5, data_shape=SHAPE, latent_dim=4, conv_channels=(4, 8, 8),
-                        encoder_units=16, decoder_units=32, seed=1)
+        return SigmaVAE(scale=0.5, seed=1, **NETWORK)
+    if name == "family":
+        return SigmaVAEFamily([dict(scale=0.5, seed=1), dict(noise="laplace", scale=0.3, seed=2)],
+                              **NETWORK)
     return DEEN(0.5, energy=networks.EnergyNetwork((4, 8, 8), units=16), data_shape=SHAPE, seed=1)
 
 
@@ -47,6 +55,12 @@ def train(name, initial_weights=None):
     model.compile(keras.optimizers.SGD(0.05), jit_compile=False)
     history = model.fit(X, batch_size=GLOBAL_BATCH, epochs=2, shuffle=False, verbose=0)
     return model, {k: v[-1] for k, v in history.history.items()}
+
+
+def posterior_draw(model, x):
+    """z ~ q(z | x) (member 0's, for a family)."""
+    z = model(x)["z"]
+    return z[0] if isinstance(model, SigmaVAEFamily) else z
 
 
 def compare(name, scope):
@@ -70,15 +84,15 @@ def tensorflow_main():
     strategy = dist.tf_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2
     report = {"replicas": strategy.num_replicas_in_sync}
-    for name in ("sigma_vae", "deen"):
+    for name in MODELS:
         model, report[name] = compare(name, strategy.scope)
         # The same image on both replicas: the draws must differ.
         image = tf.constant(np.repeat(X[:1], GLOBAL_BATCH, axis=0))
         batches = strategy.experimental_distribute_dataset(
             tf.data.Dataset.from_tensor_slices(image).batch(GLOBAL_BATCH))
         local = next(iter(batches))
-        if name == "sigma_vae":
-            draws = strategy.run(lambda x: model(x)["z"], args=(local,))
+        if name != "deen":
+            draws = strategy.run(lambda x: posterior_draw(model, x), args=(local,))
         else:
             draws = strategy.run(
                 lambda x: dist.normal(tf.shape(x), x.dtype, model.seed_generator), args=(local,))
@@ -92,7 +106,7 @@ def jax_main():
 
     assert len(jax.devices()) == 2
     report = {"replicas": len(jax.devices())}
-    for name in ("sigma_vae", "deen"):
+    for name in MODELS:
 
         class DataParallelScope:
             def __enter__(self):
@@ -105,8 +119,8 @@ def jax_main():
         # One SPMD program: the two devices' halves of a batch of one repeated image.
         image = np.repeat(X[:1], GLOBAL_BATCH, axis=0)
         with DataParallelScope():
-            if name == "sigma_vae":
-                draws = np.asarray(model(image)["z"])
+            if name != "deen":
+                draws = np.asarray(posterior_draw(model, image))
             else:
                 draws = np.asarray(dist.normal(image.shape, "float32", model.seed_generator))
         report[name]["replicas_draw_differently"] = bool(not np.allclose(draws[:HALF],

@@ -35,16 +35,17 @@ needs_two_devices = pytest.mark.skipif(
 
 
 @needs_two_devices
-@pytest.mark.parametrize("model", ["sigma_vae", "deen"])
+@pytest.mark.parametrize("model", ["sigma_vae", "deen", "family"])
 def test_two_replicas_equal_one_device(report, model):
     assert report["replicas"] == 2
     assert report[model]["weights"] < 1e-5
     assert report[model]["metrics"] < 1e-5
-    assert "loss" in report[model]["metric_names"] and "mse" in report[model]["metric_names"]
+    mse = "mse/σ=0.5" if model == "family" else "mse"
+    assert "loss" in report[model]["metric_names"] and mse in report[model]["metric_names"]
 
 
 @needs_two_devices
-@pytest.mark.parametrize("model", ["sigma_vae", "deen"])
+@pytest.mark.parametrize("model", ["sigma_vae", "deen", "family"])
 def test_replicas_draw_different_noise(report, model):
     assert report[model]["replicas_draw_differently"]
 
