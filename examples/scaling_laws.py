@@ -8,6 +8,12 @@ every scale in --scales into <root>/<schedule>/ (a rerun skips the trained
 ones), and writes scaling_<noise>_<schedule>.{json,md,png} into --report_dir:
 <D_KL>, <MSE>, <L> and D_KL / L per scale beside the paper's Tables 1-4, and
 the fit of nu (`keras_svae.experiments.scaling_laws`).
+
+--family trains the whole sweep as one `SigmaVAEFamily` (one program, one
+compile, one data pipeline) into the same run folders; each member starts
+from the weights, batches and draws of its own sequential run.
+--time_limit_minutes (with --family) stops after the last epoch that fits;
+the report then says how many epochs were done, and a rerun carries on.
 """
 
 import os
@@ -27,6 +33,10 @@ flags.DEFINE_enum("noise", "gaussian", list(scaling_laws.MODELS),
                   "gaussian: sigma-VAEs; laplace: alpha-VAEs.")
 flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas (alphas).")
 flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
+flags.DEFINE_bool("family", False, "Train the sweep as one SigmaVAEFamily instead of one model "
+                  "after another.")
+flags.DEFINE_float("time_limit_minutes", 0, "With --family: stop after the last epoch that "
+                   "fits in this many minutes (0: no limit); a rerun carries on.")
 FLAGS = flags.FLAGS
 
 
@@ -34,13 +44,20 @@ def main(argv):
     del argv
     family, model = cli.family(FLAGS), scaling_laws.MODELS[FLAGS.noise]
     scales = [float(s) for s in FLAGS.scales]
-    runs = [family.train(model, s, seed=FLAGS.seed) for s in scales]
+    if FLAGS.time_limit_minutes and not FLAGS.family:
+        raise app.UsageError("--time_limit_minutes needs --family.")
+    if FLAGS.family:
+        runs = family.train_family([(model, s) for s in scales],
+                                   time_limit=60 * FLAGS.time_limit_minutes or None,
+                                   seed=FLAGS.seed)
+    else:
+        runs = [family.train(model, s, seed=FLAGS.seed) for s in scales]
     summary = scaling_laws.summarize(FLAGS.noise, scales, [run.metrics for run in runs],
                                      wall_seconds=[run.wall_seconds for run in runs])
     config = family.config(model, scales[0], seed=FLAGS.seed)
-    summary["schedule"] = dict(name=FLAGS.schedule, **{
-        k: getattr(config, k) for k in ("epochs", "batch_size", "learning_rate", "train_size",
-                                        "test_size", "latent_dim", "seed")})
+    summary["schedule"] = scaling_laws.schedule_record(FLAGS.schedule, config, runs,
+                                                       trained_as="family" if FLAGS.family
+                                                       else "one model after another")
     stem = os.path.join(cli.report_dir(FLAGS), f"scaling_{FLAGS.noise}_{FLAGS.schedule}")
     print(scaling_laws.write_report(summary, stem))
 

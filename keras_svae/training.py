@@ -157,6 +157,9 @@ def build_model(config):
 def compile_settings(config, replicas=1):
     """`model.compile`'s (jit_compile, steps_per_execution) for `config`.
 
+    A `SigmaVAEFamily` takes the same settings as one of its members (measured:
+    benchmarks/family_speed.py).
+
     "fastest" takes `FASTEST[backend]` (`FASTEST_DEEN` for DEEN), except that
     TensorFlow uses XLA only up to `TF_XLA_MAX_BATCH` examples per replica, and
     under a TF strategy with several replicas XLA stays off: Keras's TF trainer

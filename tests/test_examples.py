@@ -145,3 +145,38 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
     assert all(s["images"] == 4 and s["n"] == 50 for s in summary.values())
     assert (tmp_path / "runs" / "classifier_noise0.9_1epochs_128images_seed0.keras").exists()
     assert finished_runs() == after_figures  # DEEN and the sigma-VAE at 0.9 were reused.
+
+
+def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):
+    """README's "Reproducing the paper on a GPU" at a tiny size: 6 members, 2 epochs."""
+    tiny = ["--scales=0.1,0.5,0.9", "--train_size=32", "--test_size=32", "--batch_size=16",
+            "--latent_dim=4", "--epochs=2", f"--data={mnist_path}",
+            f"--root={tmp_path / 'runs'}", f"--report_dir={tmp_path / 'docs'}"]
+    # A budget of 0.6 s: the first epoch runs past it, so training stops there.
+    run_example("paper_on_gpu.py", *tiny, "--probe_steps=0", "--minutes=0.01",
+                "--reserve_seconds=0")
+    partial = (tmp_path / "docs" / "scaling_gaussian_paper.md").read_text()
+    assert "Partial: 1 of 2 epochs done" in partial and "as one family of 6 members on CPU" in partial
+    # The same command without a budget probes, then carries on to the end.
+    second = run_example("paper_on_gpu.py", *tiny, "--probe_steps=2")
+    assert "Projected:" in second.stdout
+    probe = json.loads((tmp_path / "docs" / "paper_probe_paper.json").read_text())
+    assert probe["device"] == "CPU" and probe["members"] == 6
+    assert set(probe["steps_per_second"]) == {"1", "6"} and probe["steps"] == 2 * 2
+    for noise, model in (("gaussian", "sigma_vae"), ("laplace", "alpha_vae")):
+        summary = json.loads((tmp_path / "docs" / f"scaling_{noise}_paper.json").read_text())
+        assert summary["schedule"]["epochs_done"] == 2 and summary["schedule"]["batch_size"] == 16
+        assert [r["scale"] for r in summary["rows"]] == [0.1, 0.5, 0.9]
+        history = (tmp_path / "runs" / "paper" / f"{model}_0.9" / "history.csv").read_text()
+        assert len(history.strip().splitlines()) == 1 + 2  # header, epochs 0 and 1: resumed
+    assert "Partial" not in (tmp_path / "docs" / "scaling_gaussian_paper.md").read_text()
+
+
+def test_scaling_laws_trains_a_sweep_as_one_family(tmp_path, mnist_path):
+    run_example("scaling_laws.py", "--family", "--scales=0.2,0.5,0.8", "--epochs=1",
+                "--train_size=32", "--test_size=32", "--latent_dim=4", f"--data={mnist_path}",
+                f"--root={tmp_path / 'runs'}", f"--report_dir={tmp_path}")
+    summary = json.loads((tmp_path / "scaling_gaussian_cpu.json").read_text())
+    assert summary["schedule"]["trained_as"] == "family"
+    assert [r["scale"] for r in summary["rows"]] == [0.2, 0.5, 0.8]
+    assert (tmp_path / "runs" / "cpu" / "sigma_vae_0.8" / "last.keras").exists()

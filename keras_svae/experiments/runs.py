@@ -25,12 +25,14 @@ Schedules:
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 
 import keras
 
 from keras_svae import data as mnist
+from keras_svae import family_training
 from keras_svae import training
 from keras_svae.experiments import classifier
 from keras_svae.experiments import paper
@@ -86,6 +88,7 @@ class TrainedRun:
     outdir: str
     metrics: dict
     wall_seconds: float
+    epochs_done: int = None  # Set for a family's unfinished runs (a time-limited one).
 
     @property
     def model_path(self):
@@ -103,15 +106,13 @@ def _differences(stored, config):
             if k not in _PRESENTATION and stored.get(k) != v}
 
 
-def train(root, model, scale=None, schedule="cpu", **overrides):
-    """Trains one model of the family (or finds it trained); returns a `TrainedRun`.
+def _claim(paths, config):
+    """Checks that a run folder holds nothing made with other settings; records `config`.
 
     A run folder that holds a run (finished or interrupted) made with other
     settings raises instead of being reused: a report must never mix models
     of different schedules.
     """
-    config = config_for(model, scale, schedule, **overrides)
-    paths = training.run_paths(os.path.join(root, run_name(model, scale)))
     for saved in (paths.metrics, os.path.join(paths.outdir, _CONFIG)):
         if os.path.exists(saved):
             with open(saved) as f:
@@ -124,10 +125,66 @@ def train(root, model, scale=None, schedule="cpu", **overrides):
     os.makedirs(paths.outdir, exist_ok=True)
     with open(os.path.join(paths.outdir, _CONFIG), "w") as f:
         json.dump({"config": dataclasses.asdict(config)}, f, indent=2)
-    training.train_and_evaluate(config, paths.outdir)
-    with open(paths.metrics) as f:
+
+
+def _trained_run(paths, report_path=None):
+    with open(report_path or paths.metrics) as f:
         report = json.load(f)
-    return TrainedRun(paths.outdir, report["test"], report.get("wall_seconds"))
+    return TrainedRun(paths.outdir, report["test"], report.get("wall_seconds"),
+                      report.get("epochs_done"))
+
+
+def train(root, model, scale=None, schedule="cpu", **overrides):
+    """Trains one model (or finds it trained); returns a `TrainedRun` (see `_claim`)."""
+    config = config_for(model, scale, schedule, **overrides)
+    paths = training.run_paths(os.path.join(root, run_name(model, scale)))
+    _claim(paths, config)
+    training.train_and_evaluate(config, paths.outdir)
+    return _trained_run(paths)
+
+
+def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
+    """Trains several models as one `SigmaVAEFamily`; returns a `TrainedRun` per member.
+
+    Each member lands in its usual run folder (<root>/<run_name>), exactly as
+    `train` would leave it, so everything that reads trained runs reads these.
+    Members already finished are not trained again; the others train as one
+    family whose own state (resumable backup, history, logs) lives in
+    <root>/families/<their run names>.
+
+    Args:
+        root: the folder of the runs (<root of the experiments>/<schedule>).
+        members: (model, scale) pairs, e.g. [("sigma_vae", 0.1), ("alpha_vae", 0.5)].
+        schedule: a key of `SCHEDULES`.
+        time_limit: seconds for this call's training (None: every epoch). A member
+            cut short has metrics_partial.json instead of metrics.json and
+            `TrainedRun.epochs_done` < its epochs; rerunning carries on.
+        **overrides: `TrainConfig` fields shared by every member (e.g. `seed`).
+    """
+    configs = [config_for(model, scale, schedule, **overrides) for model, scale in members]
+    all_paths = [training.run_paths(os.path.join(root, run_name(m, s))) for m, s in members]
+    for paths, config in zip(all_paths, configs):
+        _claim(paths, config)
+    todo = [i for i, paths in enumerate(all_paths) if not os.path.exists(paths.metrics)]
+    if todo:
+        result = family_training.train_family(
+            [configs[i] for i in todo], [all_paths[i].outdir for i in todo],
+            _family_folder(root, [run_name(*members[i]) for i in todo]), time_limit=time_limit)
+        if not result["finished"]:
+            return [_trained_run(p) if i not in todo
+                    else _trained_run(p, family_training.partial_metrics_path(p))
+                    for i, p in enumerate(all_paths)]
+    return [_trained_run(paths) for paths in all_paths]
+
+
+def _family_folder(root, names):
+    """<root>/families/<K>_members_<hash of the names>, with members.json naming them."""
+    digest = hashlib.sha1("+".join(names).encode()).hexdigest()[:10]
+    folder = os.path.join(root, "families", f"{len(names)}_members_{digest}")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "members.json"), "w") as f:
+        json.dump(names, f)
+    return folder
 
 
 class Family:
@@ -161,6 +218,11 @@ class Family:
     def train(self, model, scale=None, **extra):
         """`train` one model of the family (or find it trained); a `TrainedRun`."""
         return train(self.folder, model, scale, self.schedule, **{**self.overrides, **extra})
+
+    def train_family(self, members, time_limit=None, **extra):
+        """`train_family` for these (model, scale) pairs: one `TrainedRun` each."""
+        return train_family(self.folder, members, self.schedule, time_limit,
+                            **{**self.overrides, **extra})
 
     def load(self, model, scale=None):
         """One model of the family, loaded once; trained first if missing."""

@@ -50,6 +50,18 @@ def summarize(noise, scales, metrics, wall_seconds=None):
                 ratio_mean=float(ratios.mean()), ratio_std=float(ratios.std()))
 
 
+def schedule_record(name, config, runs, trained_as="one model after another", device=None):
+    """What a report says about how its models were trained, epochs actually done included."""
+    record = dict(name=name, trained_as=trained_as, **{
+        k: getattr(config, k) for k in ("epochs", "batch_size", "learning_rate", "train_size",
+                                        "test_size", "latent_dim", "seed")})
+    done = [run.epochs_done for run in runs if run.epochs_done is not None]
+    record["epochs_done"] = min(done) if done else config.epochs
+    if device:
+        record["device"] = device
+    return record
+
+
 def _paper_cell(noise, key, scale):
     value = paper.value(noise, key, scale)
     return "–" if value is None else f"{value:g}"
@@ -70,6 +82,15 @@ def markdown_table(summary):
             f"| {r['ratio']:.3f} | {_paper_cell(noise, 'ratio', r['scale'])} | {wall} |"
         )
     fit, theirs = summary["fit"], paper.TABLES[noise]
+    schedule = summary.get("schedule")
+    if schedule and schedule.get("epochs_done", schedule["epochs"]) < schedule["epochs"]:
+        lines = [f"**Partial: {schedule['epochs_done']} of {schedule['epochs']} epochs done** "
+                 "(a time-limited run; rerunning the same command carries on).", ""] + lines
+    if schedule:
+        lines += ["", f"Schedule `{schedule['name']}`: {schedule['epochs']} epochs, batch "
+                  f"{schedule['batch_size']}, Adam {schedule['learning_rate']:g}; trained "
+                  f"{schedule.get('trained_as', 'one model after another')}"
+                  + (f" on {schedule['device']}" if schedule.get("device") else "") + "."]
     lines += [
         "",
         f"ν = {fit['nu']:.3f} ± {fit['nu_stderr']:.3f} (standard error), p = {fit['p_value']:.2g}, "

@@ -1,0 +1,264 @@
+"""Training a sweep of VAEs as one `SigmaVAEFamily`: the library behind `--family`.
+
+`train_family(configs, outdirs, family_dir)` trains the runs that `configs`
+describe (one `training.TrainConfig` per member: sigma-, alpha- or vanilla
+VAEs that differ only in sigma, alpha, beta and seed) as one family, and
+leaves in each member's `outdir` what `training.train_and_evaluate` would:
+`last.keras` and `best.keras` (a standard `SigmaVAE`), `history.csv` (that
+member's metrics under the usual names) and, when every epoch is done,
+`metrics.json`. So the experiments read a family's members as they read
+models trained one at a time.
+
+Each member starts from the weights its own run would (its SigmaVAE built
+after `keras.utils.set_random_seed(seed)`), draws its own noise from its own
+seed, and, when all seeds are equal, sees its own run's batches; with
+different seeds (or `data_order="own"`) each member gets its own seed's order
+(`data.make_family_dataset`). A family sweep therefore trains the models of
+the sequential one, up to the floating-point order of a few sums.
+
+The family's own state lives in `family_dir`: `backup/` (rerunning resumes
+from the last finished epoch), `history.csv` (every member's metrics),
+`logs/` (TensorBoard), and `progress.json` (epochs done, updated every
+epoch). `time_limit` stops after the last epoch that fits, for a machine
+lent for minutes: the members' files then say how many epochs they have, and
+a rerun carries on.
+"""
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_svae import callbacks
+from keras_svae import data
+from keras_svae import family
+from keras_svae import training
+
+_MEMBER_FIELDS = ("sigma", "alpha", "beta", "seed", "model")
+_NOISE = {"sigma_vae": "gaussian", "alpha_vae": "laplace", "vanilla_vae": "bernoulli"}
+DATA_ORDERS = ("auto", "shared", "own")
+
+
+def member_spec(config):
+    """The family member (`SigmaVAEFamily`'s dict) that a run's config describes."""
+    if config.model not in _NOISE:
+        raise ValueError(f"A family trains VAEs ({sorted(_NOISE)}), not {config.model!r}.")
+    scale = {"sigma_vae": config.sigma, "alpha_vae": config.alpha}.get(config.model)
+    return dict(noise=_NOISE[config.model], scale=scale, beta=config.beta, seed=config.seed)
+
+
+def shared_config(configs):
+    """The settings every member shares; ValueError naming any that differ."""
+    if not configs:
+        raise ValueError("A family needs at least one member, got no configs.")
+    first = dataclasses.asdict(configs[0])
+    for config in configs[1:]:
+        other = dataclasses.asdict(config)
+        different = {k: (first[k], other[k]) for k in first
+                     if k not in _MEMBER_FIELDS and first[k] != other[k]}
+        if different:
+            raise ValueError(f"Members of one family share everything but {_MEMBER_FIELDS}; "
+                             f"these settings differ: {different}.")
+    return configs[0]
+
+
+def build(configs, convolution="auto"):
+    """The family, each member initialised as its own run's model would be."""
+    models = []
+    for config in configs:
+        member_spec(config)  # Refuses what a family cannot hold (DEEN).
+        keras.utils.set_random_seed(config.seed)
+        models.append(training.build_model(config))
+    return family.SigmaVAEFamily.from_members(models, convolution=convolution)
+
+
+class MemberRuns(keras.callbacks.Callback):
+    """After every epoch with a finite loss: each member's last.keras, best.keras, history.csv."""
+
+    def __init__(self, member_paths, progress_path, epochs):
+        super().__init__()
+        self.member_paths, self.progress_path, self.epochs = member_paths, progress_path, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if not math.isfinite(logs.get("loss", float("nan"))):
+            return
+        for k, paths in enumerate(self.member_paths):
+            model = self.model.member(k)
+            _save(model, paths.last)
+            row = member_logs(self.model, k, logs)
+            if _improved(paths.history, row.get("val_loss")):
+                _save(model, paths.best)
+            _append_row(paths.history, dict(epoch=epoch, **row))
+        _write_json(self.progress_path, dict(epochs_done=epoch + 1, epochs=self.epochs))
+
+
+def member_logs(fam, k, logs):
+    """Member k's metrics under a single model's names (loss, recon, kl, mse, elbo, val_*)."""
+    label, beta = fam.labels[k], fam.members[k]["beta"]
+    row = {}
+    for prefix in ("", "val_"):
+        values = {name: logs.get(f"{prefix}{name}/{label}") for name in family._METRICS}
+        if values["recon"] is None:
+            continue
+        row.update({f"{prefix}{name}": float(v) for name, v in values.items()})
+        row[f"{prefix}loss"] = float(values["recon"] + beta * values["kl"])
+    return row
+
+
+def _improved(history_path, val_loss):
+    if val_loss is None or not math.isfinite(val_loss):
+        return False
+    best = training._best_validation_loss(history_path)
+    return best is None or val_loss < best
+
+
+def _append_row(path, row):
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _save(model, path):
+    partial = path + ".partial.keras"
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def _write_json(path, value):
+    partial = path + ".partial"
+    with open(partial, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(partial, path)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops at the end of the last epoch that the time limit leaves room for."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if now - self.start + (now - self.epoch_start) > self.seconds:
+            self.model.stop_training = True
+
+
+def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto",
+                 convolution="auto"):
+    """Trains the members' runs as one family; returns each member's test metrics.
+
+    Args:
+        configs: one `training.TrainConfig` per member (see `shared_config`).
+        outdirs: each member's run folder.
+        family_dir: the family's own folder (backup, history, logs, progress).
+        time_limit: seconds; stop after the last epoch that fits (None: all epochs).
+        data_order: "shared" (every member the first member's order), "own"
+            (each its seed's) or "auto" ("shared" when all seeds are equal).
+        convolution: `family_networks.CONVOLUTIONS`.
+
+    Returns:
+        dict with "metrics" (per member, the test metrics under a single
+        model's names), "epochs_done", "wall_seconds" and "finished".
+    """
+    start = time.perf_counter()
+    config = shared_config(configs)
+    if len(outdirs) != len(configs):
+        raise ValueError(f"Got {len(configs)} configs but {len(outdirs)} run folders.")
+    if data_order not in DATA_ORDERS:
+        raise ValueError(f"data_order must be one of {DATA_ORDERS}, got {data_order!r}.")
+    if data_order == "auto":
+        data_order = "shared" if len({c.seed for c in configs}) == 1 else "own"
+    member_paths = [training.run_paths(d) for d in outdirs]
+    for d in list(outdirs) + [family_dir]:
+        os.makedirs(d, exist_ok=True)
+    paths = training.run_paths(family_dir)
+    progress_path = os.path.join(family_dir, "progress.json")
+
+    x_train = training._first(data.load_mnist("train", path=config.data)[0], config.train_size)
+    x_test = training._first(data.load_mnist("test", path=config.data)[0], config.test_size)
+    scope, replicas = training.device_scope(config)
+    jit_compile, steps_per_execution = training.compile_settings(config, replicas)
+    with scope:
+        model = build(configs, convolution)
+        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile,
+                      steps_per_execution=steps_per_execution)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    fixed = replicas > 1
+    if fixed and config.batch_size % replicas:
+        raise ValueError(
+            f"batch_size={config.batch_size} does not split evenly over {replicas} replicas.")
+    if data_order == "own":
+        train = data.make_family_dataset(x_train, config.batch_size, [c.seed for c in configs],
+                                         drop_remainder=fixed, epoch=epoch)
+    else:
+        train = data.make_dataset(x_train, config.batch_size, seed=config.seed, epoch=epoch,
+                                  drop_remainder=fixed)
+    test = data.make_dataset(x_test, min(250, len(x_test)), shuffle=False, drop_remainder=fixed)
+    extra = [TimeLimit(time_limit)] if time_limit else []
+    model.fit(train, epochs=config.epochs, validation_data=test, shuffle=False,
+              verbose=config.verbose, callbacks=[
+                  keras.callbacks.TerminateOnNaN(),
+                  callbacks.EpochSeed(epoch),
+                  # Kept when a time limit stops the run (Keras deletes it at any end of fit);
+                  # _finish removes it once every epoch is done.
+                  keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True,
+                                                   delete_checkpoint=False),
+                  keras.callbacks.CSVLogger(paths.history, append=True),
+                  MemberRuns(member_paths, progress_path, config.epochs),
+                  keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
+                  callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
+              ] + extra)
+    result = _finish(model, test, configs, member_paths, progress_path, start)
+    if result["finished"]:
+        shutil.rmtree(paths.backup, ignore_errors=True)
+    return result
+
+
+def _finish(model, test, configs, member_paths, progress_path, start):
+    """Evaluates every member; writes metrics.json where a member has all its epochs."""
+    epochs_done = _epochs_done(progress_path)
+    logs = model.evaluate(test, verbose=0, return_dict=True)
+    wall = time.perf_counter() - start
+    finished = epochs_done >= configs[0].epochs
+    metrics = []
+    for k, (config, paths) in enumerate(zip(configs, member_paths)):
+        row = member_logs(model, k, logs)
+        metrics.append(row)
+        report = {"test": row, "config": dataclasses.asdict(config),
+                  "wall_seconds": wall / len(configs), "family_wall_seconds": wall,
+                  "family_members": len(configs), "epochs_done": epochs_done}
+        # metrics.json marks a finished run; a partial one says so in another file.
+        _write_json(paths.metrics if finished else partial_metrics_path(paths), report)
+    if not all(math.isfinite(r["loss"]) for r in metrics):
+        raise FloatingPointError("Training diverged: a member's loss is NaN or infinite; "
+                                 "try a lower --learning_rate.")
+    return dict(metrics=metrics, epochs_done=epochs_done, wall_seconds=wall, finished=finished)
+
+
+def partial_metrics_path(paths):
+    """Where an unfinished member's test metrics go (metrics.json marks a finished run)."""
+    return os.path.join(paths.outdir, "metrics_partial.json")
+
+
+def _epochs_done(progress_path):
+    if not os.path.exists(progress_path):
+        return 0
+    with open(progress_path) as f:
+        return json.load(f)["epochs_done"]

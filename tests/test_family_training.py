@@ -1,0 +1,90 @@
+"""A sweep trained as one family leaves the run folders that one-at-a-time training leaves."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_svae  # noqa: F401  (registers the classes that load_model needs)
+from conftest import to_numpy
+from keras_svae import data, family_training, training, vae
+from keras_svae.experiments import runs
+
+TINY = dict(epochs=2, batch_size=16, train_size=48, test_size=32, latent_dim=4, verbose=0)
+MEMBERS = [("sigma_vae", 0.3), ("alpha_vae", 0.5)]
+
+
+def rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_family_sweep_trains_the_models_of_the_sequential_sweep(tmp_path, mnist_path):
+    """Same initial weights, batches and draws as `runs.train`, one model at a time."""
+    family_runs = runs.train_family(str(tmp_path / "family"), MEMBERS, data=mnist_path, **TINY)
+    for (model, scale), run in zip(MEMBERS, family_runs):
+        single = runs.train(str(tmp_path / "single"), model, scale, data=mnist_path, **TINY)
+        ours = keras.saving.load_model(run.model_path)
+        theirs = keras.saving.load_model(single.model_path)
+        assert isinstance(ours, vae.SigmaVAE) and ours.scale == scale
+        for a, b in zip(ours.weights, theirs.weights):
+            np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-4, err_msg=b.path)
+        for key in ("kl", "mse", "elbo", "loss"):
+            assert run.metrics[key] == pytest.approx(single.metrics[key], rel=1e-3)
+        history = rows(f"{run.outdir}/history.csv")
+        assert [int(r["epoch"]) for r in history] == [0, 1]
+        assert {"loss", "kl", "mse", "recon", "elbo", "val_loss", "val_kl"} <= set(history[0])
+        report = json.loads(open(f"{run.outdir}/metrics.json").read())
+        assert report["family_members"] == 2 and report["epochs_done"] == 2
+        assert report["config"]["model"] == model
+    # The family's own history holds every member's metrics.
+    family_dir = next((tmp_path / "family" / "families").iterdir())
+    assert json.loads((family_dir / "members.json").read_text()) == [
+        "sigma_vae_0.3", "alpha_vae_0.5"]
+    assert {"kl/σ=0.3", "kl/α=0.5", "val_mse/α=0.5"} <= set(rows(family_dir / "history.csv")[0])
+
+
+def test_the_members_kl_is_what_the_saved_member_evaluates(tmp_path, mnist_path):
+    """metrics.json's KL (no draw involved) is the saved last.keras model's own."""
+    run = runs.train_family(str(tmp_path), MEMBERS[:1], data=mnist_path, **TINY)[0]
+    model = keras.saving.load_model(run.model_path)
+    model.compile(keras.optimizers.Adam())
+    x_test = data.load_mnist("test", path=mnist_path)[0][:32]
+    assert model.evaluate(x_test, batch_size=32, verbose=0, return_dict=True)["kl"] == (
+        pytest.approx(run.metrics["kl"], rel=1e-4))
+
+
+def test_a_time_limited_family_stops_and_the_rerun_carries_on(tmp_path, mnist_path):
+    cut = runs.train_family(str(tmp_path), MEMBERS, time_limit=1e-6, data=mnist_path, **TINY)
+    assert [run.epochs_done for run in cut] == [1, 1]
+    for run in cut:
+        assert not (tmp_path / run.outdir / "metrics.json").exists()
+        partial = json.loads(open(f"{run.outdir}/metrics_partial.json").read())
+        assert partial["epochs_done"] == 1 and np.isfinite(partial["test"]["kl"])
+        assert len(rows(f"{run.outdir}/history.csv")) == 1
+    assert list(tmp_path.glob("families/*/backup"))  # Kept for the rerun.
+    done = runs.train_family(str(tmp_path), MEMBERS, data=mnist_path, **TINY)
+    for run in done:
+        assert run.epochs_done == 2
+        assert [int(r["epoch"]) for r in rows(f"{run.outdir}/history.csv")] == [0, 1]
+    assert not list(tmp_path.glob("families/*/backup"))  # Removed once finished.
+    # Finished runs are found, not trained again.
+    stamp = [(tmp_path / f"{name}_{s:g}" / "metrics.json").stat().st_mtime_ns
+             for name, s in MEMBERS]
+    runs.train_family(str(tmp_path), MEMBERS, data=mnist_path, **TINY)
+    assert stamp == [(tmp_path / f"{name}_{s:g}" / "metrics.json").stat().st_mtime_ns
+                     for name, s in MEMBERS]
+
+
+def test_bad_family_configs_name_the_problem():
+    a = training.TrainConfig(model="sigma_vae", sigma=0.3)
+    with pytest.raises(ValueError, match="batch_size"):
+        family_training.shared_config([a, training.TrainConfig(sigma=0.5, batch_size=32)])
+    with pytest.raises(ValueError, match="not 'deen'"):
+        family_training.member_spec(training.TrainConfig(model="deen"))
+    with pytest.raises(ValueError, match="at least one member"):
+        family_training.shared_config([])
+    with pytest.raises(ValueError, match="data_order"):
+        family_training.train_family([a], ["x"], "f", data_order="random")
