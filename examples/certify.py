@@ -7,7 +7,8 @@ For every smoothing sigma and every --combos entry (front-end:classifier) it
 certifies test images 0, every, 2 every, ... (--num_images of them) with
 Cohen et al.'s CERTIFY (n0, n, alpha) and writes
 <report_dir>/sigma_<sigma>/<front-end>_<classifier>.tsv (Cohen's format; a rerun
-resumes; with --vae_sigma the VAE's sigma joins the names; protocol.json records n0, n, alpha, seed and the images, and a rerun
+resumes; with --vae_sigma the VAE's sigma, and with --latent_dim other than 100 its dz,
+join the VAE front-ends' names; protocol.json records n0, n, alpha, seed and the images, and a rerun
 with other settings is refused), then summary_sigma_<sigma>.{md,json,png}: certified accuracy at
 radii 0, 0.25, ..., 2.5. Classifiers: "clean" (trained on clean MNIST),
 "noise" (trained with Gaussian noise at the smoothing sigma: Cohen's
@@ -28,6 +29,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_svae import data  # noqa: E402
+from keras_svae import training  # noqa: E402
 from keras_svae.experiments import certification  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 
@@ -54,6 +56,14 @@ flags.DEFINE_bool("compiled", True, "Run front-end + classifier as one compiled 
 FLAGS = flags.FLAGS
 
 
+def vae_suffix():
+    """What names the sigma-VAE where it is not the family's default at the smoothing sigma."""
+    suffix = f"_vae{FLAGS.vae_sigma:g}" if FLAGS.vae_sigma else ""
+    if FLAGS.latent_dim != training.TrainConfig.latent_dim:
+        suffix += f"_dz{FLAGS.latent_dim}"
+    return suffix
+
+
 def main(argv):
     del argv
     family = cli.family(FLAGS)
@@ -65,7 +75,7 @@ def main(argv):
         folder = os.path.join(cli.report_dir(FLAGS), f"sigma_{sigma:g}")
         certification.check_protocol(folder, dict(n0=FLAGS.n0, n=FLAGS.n, alpha=FLAGS.alpha,
                                                   seed=FLAGS.seed, images=indices))
-        summaries, vae = {}, f"_vae{FLAGS.vae_sigma:g}" if FLAGS.vae_sigma else ""
+        summaries, vae = {}, vae_suffix()
         for front_name, judge_name in (tuple(c.split(":")) for c in FLAGS.combos):
             model = certification.front_end_model(family, front_name, sigma, FLAGS.vae_sigma)
             front = certification.front_end(front_name, model, seed=FLAGS.seed, k=FLAGS.k)

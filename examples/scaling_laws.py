@@ -56,7 +56,7 @@ def main(argv):
                                      wall_seconds=[run.wall_seconds for run in runs])
     config = family.config(model, scales[0], seed=FLAGS.seed)
     summary["schedule"] = scaling_laws.schedule_record(FLAGS.schedule, config, runs,
-                                                       trained_as="family" if FLAGS.family
+                                                       trained_as=f"as one family of {len(scales)} members" if FLAGS.family
                                                        else "one model after another")
     stem = os.path.join(cli.report_dir(FLAGS), f"scaling_{FLAGS.noise}_{FLAGS.schedule}")
     print(scaling_laws.write_report(summary, stem))

@@ -170,28 +170,42 @@ def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=Fal
 def make_family_dataset(images, batch_size, seeds, drop_remainder=False, epoch=None):
     """Batches (batch, K, height, width, channels): each member of a family its own order.
 
-    Column k holds exactly the batches that `make_dataset(images, batch_size,
-    seed=seeds[k], epoch=epoch)` yields, so a `family.SigmaVAEFamily` fed this
-    sees, member by member, what K separate runs with those seeds would.
+    Column k of epoch e holds exactly the batches that `make_dataset(images,
+    batch_size, seed=seeds[k], epoch=epoch)` yields at epoch e, so a
+    `family.SigmaVAEFamily` fed this sees, member by member, what K separate
+    runs with those seeds would. The images are held once, whatever K is.
 
     Args:
         images: float32 array (N, height, width, channels).
         batch_size: int > 0.
         seeds: one int per member.
         drop_remainder: drop the last partial batch.
-        epoch: optional int64 `tf.Variable`, as in `make_dataset`.
+        epoch: optional int64 `tf.Variable` holding the epoch about to run (kept
+            current by `callbacks.EpochSeed`). Without it the dataset counts
+            its own passes, so every pass still has new orders.
     """
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size}.")
     seeds = [int(s or 0) for s in seeds]
     if not seeds:
         raise ValueError("make_family_dataset needs one seed per member, got none.")
-    if epoch is None:
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    columns = [_epoch_seeded_batches(images, int(batch_size), s, drop_remainder, epoch)
-               for s in seeds]
-    dataset = tf.data.Dataset.zip(tuple(columns)).map(lambda *x: tf.stack(x, axis=1))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    images = tf.constant(images)
+    n = int(images.shape[0])
+    passes = tf.Variable(-1, dtype=tf.int64, trainable=False) if epoch is None else None
+
+    def permutations(_):
+        e = passes.assign_add(1) if epoch is None else epoch.read_value()
+        return tf.stack([_permutation(n, s, e) for s in seeds], axis=1)  # (N, K)
+
+    indices = tf.data.Dataset.from_tensors(0).map(permutations).unbatch()
+    indices = indices.batch(int(batch_size), drop_remainder=drop_remainder)
+    return indices.map(lambda i: tf.gather(images, i)).prefetch(tf.data.AUTOTUNE)
+
+
+def _permutation(n, seed, epoch):
+    """The order of epoch `epoch` under `seed`: a function of the two alone."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
 
 
 def _epoch_seeded_batches(images, batch_size, seed, drop_remainder, epoch):
@@ -200,8 +214,7 @@ def _epoch_seeded_batches(images, batch_size, seed, drop_remainder, epoch):
 
     def permutation(_):
         # Read when an epoch's iterator starts: after EpochSeed has set it.
-        key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-        return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+        return _permutation(n, seed, epoch.read_value())
 
     indices = tf.data.Dataset.from_tensors(0).map(permutation).unbatch()
     indices = indices.batch(batch_size, drop_remainder=drop_remainder)

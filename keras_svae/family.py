@@ -11,8 +11,8 @@ of Gaussian sigma, Laplace alpha and Bernoulli), its own beta (Theorem 1),
 its own seed and random draws. The family's loss is the sum of the members'
 losses (each the batch mean of eq. 7 or eq. 11, negated, as `SigmaVAE`'s),
 so each member's gradient is its own loss's; with an optimizer that acts on
-each weight entry alone (SGD, Adam: everything but norm clipping, which
-`fit` refuses) every member follows the trajectory of its own
+each weight entry alone (SGD, Adam and the others of
+`PER_ENTRY_OPTIMIZERS`, without norm clipping; `fit` refuses the rest) every member follows the trajectory of its own
 `SigmaVAE` run (tests/test_family.py checks this to 1e-5).
 
 `family.member(k)` returns member k as a standard `SigmaVAE`;
@@ -61,22 +61,26 @@ def _member(spec):
 
 
 def member_label(member):
-    """A short name: "σ=0.3", "α=0.9,β=2", "bernoulli"; the seed only when asked (`labels`)."""
-    label = (f"{_SYMBOLS[member['noise']]}={member['scale']:g}" if member["noise"] in _SYMBOLS
+    """A short name: "σ=0.3", "α=0.9,β=2", "bernoulli" (see `labels` for repeats)."""
+    label = (f"{_SYMBOLS[member['noise']]}={member['scale']:.6g}" if member["noise"] in _SYMBOLS
              else member["noise"])
-    return label if member["beta"] == 1.0 else f"{label},β={member['beta']:g}"
+    return label if member["beta"] == 1.0 else f"{label},β={member['beta']:.6g}"
 
 
 def labels(members):
-    """One distinct label per member; seeds are added where settings repeat."""
+    """One distinct label per member: the seed is added where settings repeat, then the index.
+
+    Two members with the same settings and the same (not None) seed would be one
+    model trained twice: that is refused.
+    """
+    for i, member in enumerate(members):
+        if member["seed"] is not None and member in members[:i]:
+            raise ValueError(f"Members {members.index(member)} and {i} repeat the same noise, "
+                             f"scale, beta and seed ({member}): one model trained twice.")
     plain = [member_label(m) for m in members]
     named = [f"{p},seed={m['seed']}" if plain.count(p) > 1 else p
              for p, m in zip(plain, members)]
-    repeated = sorted({n for n in named if named.count(n) > 1})
-    if repeated:
-        raise ValueError(f"Members {repeated} repeat the same noise, scale, beta and seed: "
-                         "they would be one model trained twice.")
-    return named
+    return [f"{n}#{i}" if named.count(n) > 1 else n for i, n in enumerate(named)]
 
 
 @keras.saving.register_keras_serializable(package="keras_svae")
@@ -119,9 +123,10 @@ class SigmaVAEFamily(validation.InputChecks, keras.Model):
             raise ValueError(f"data_shape must be (height, width, channels), got {data_shape}.")
         k = len(self.members)
         self.encoder = family_networks.FamilyEncoder(
-            k, latent_dim, conv_channels, strides, encoder_units, convolution, name="encoder")
+            k, latent_dim, conv_channels, strides, encoder_units, convolution, name="encoder",
+            dtype=self.dtype_policy)
         self.decoder = family_networks.FamilyDecoder(k, self.data_shape, decoder_units,
-                                                     name="decoder")
+                                                     name="decoder", dtype=self.dtype_policy)
         self.seed_generators = [keras.random.SeedGenerator(m["seed"]) for m in self.members]
         # PyTorch refuses "." in a variable's path, so trackers are named with "_"
         # and `get_metrics_result` reports the labels as they are.
@@ -205,13 +210,12 @@ class SigmaVAEFamily(validation.InputChecks, keras.Model):
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, refusing optimizers that would couple the members."""
-        optimizer = getattr(self, "optimizer", None)
-        if getattr(optimizer, "clipnorm", None) or getattr(optimizer, "global_clipnorm", None):
-            raise ValueError(
-                "SigmaVAEFamily cannot train with clipnorm or global_clipnorm: a norm over a "
-                "stacked weight (or all weights) mixes the members, so they would no longer "
-                "train as their own models. Use clipvalue, or train the members apart.")
+        _check_optimizer(getattr(self, "optimizer", None))
         return super().fit(*args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        _check_optimizer(getattr(self, "optimizer", None))
+        return super().train_on_batch(*args, **kwargs)
 
     # ------------------------------------------------------------------
     # Members in and out.
@@ -240,8 +244,14 @@ class SigmaVAEFamily(validation.InputChecks, keras.Model):
         return model
 
     def set_member(self, k, model):
-        """Copies a `SigmaVAE`'s weights and random state into member k."""
+        """Copies a `SigmaVAE`'s weights and random state into member k (same settings)."""
+        if not 0 <= int(k) < self.num_members:
+            raise IndexError(f"member index must be in [0, {self.num_members}), got {k}.")
+        k = int(k)
         _check_same_network(self, model)
+        theirs = dict(noise=model.noise, scale=model.scale, beta=model.beta, seed=model.seed)
+        if theirs != self.members[k]:
+            raise ValueError(f"Member {k} is {self.members[k]}; this model is {theirs}.")
         for stacked, single in self._pairs(model):
             for name in ("kernel", "bias"):
                 variable = getattr(stacked, name)
@@ -286,6 +296,29 @@ class SigmaVAEFamily(validation.InputChecks, keras.Model):
             key = f"seed_generator_state_{k}"
             if key in store:
                 generator.state.assign(store[key])
+
+
+# Optimizers whose update of a weight entry reads that entry's gradient and state only, so
+# that a stacked weight trains as K separate ones. Others (Lamb's trust ratio, Adafactor's
+# factored moments, Muon's per-matrix update, a loss-scale optimizer's skipped steps) mix
+# the members.
+PER_ENTRY_OPTIMIZERS = ("SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad",
+                        "Adadelta", "Lion", "Ftrl")
+
+
+def _check_optimizer(optimizer):
+    if optimizer is None:
+        return
+    name = type(optimizer).__name__
+    if name not in PER_ENTRY_OPTIMIZERS:
+        raise ValueError(f"SigmaVAEFamily trains with an optimizer that updates each weight entry "
+                         f"on its own ({', '.join(PER_ENTRY_OPTIMIZERS)}), so that every member "
+                         f"trains as its own model; got {name}.")
+    if getattr(optimizer, "clipnorm", None) or getattr(optimizer, "global_clipnorm", None):
+        raise ValueError(
+            "SigmaVAEFamily cannot train with clipnorm or global_clipnorm: a norm over a "
+            "stacked weight (or all weights) mixes the members, so they would no longer "
+            "train as their own models. Use clipvalue, or train the members apart.")
 
 
 def _safe(name):

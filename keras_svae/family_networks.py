@@ -110,6 +110,9 @@ class FamilyConv2D(layers.Layer):
         self._mode = resolve_convolution(convolution)
 
     def build(self, input_shape):
+        if input_shape[-1] % self.members:
+            raise ValueError(f"FamilyConv2D needs {self.members} members' channels side by side; "
+                             f"got {input_shape[-1]} channels.")
         channels = input_shape[-1] // self.members
         self.kernel = _stacked(self, "kernel", (3, 3, channels, self.filters), "glorot_uniform")
         self.bias = _stacked(self, "bias", (self.filters,), "zeros")
@@ -162,11 +165,12 @@ class FamilyEncoder(layers.Layer):
         self.conv_channels = tuple(int(c) for c in conv_channels)
         self.strides = networks.normalize_strides(strides, len(self.conv_channels))
         self.units, self.convolution = int(units), convolution
-        self.convs = [FamilyConv2D(members, c, s, convolution, name=f"conv{i}")
+        dtype = self.dtype_policy
+        self.convs = [FamilyConv2D(members, c, s, convolution, name=f"conv{i}", dtype=dtype)
                       for i, (c, s) in enumerate(zip(self.conv_channels, self.strides))]
-        self.dense = FamilyDense(members, self.units, "silu", name="fc")
-        self.mean = FamilyDense(members, self.latent_dim, name="mean")
-        self.log_var = FamilyDense(members, self.latent_dim, name="log_var")
+        self.dense = FamilyDense(members, self.units, "silu", name="fc", dtype=dtype)
+        self.mean = FamilyDense(members, self.latent_dim, name="mean", dtype=dtype)
+        self.log_var = FamilyDense(members, self.latent_dim, name="log_var", dtype=dtype)
 
     def build(self, input_shape):
         height, width, channels = input_shape[-3:]
@@ -207,8 +211,10 @@ class FamilyDecoder(layers.Layer):
         self.members = int(members)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.units = int(units)
-        self.hidden = FamilyDense(members, self.units, "silu", name="hidden")
-        self.readout = FamilyDense(members, math.prod(self.image_shape), name="readout")
+        self.hidden = FamilyDense(members, self.units, "silu", name="hidden",
+                                  dtype=self.dtype_policy)
+        self.readout = FamilyDense(members, math.prod(self.image_shape), name="readout",
+                                   dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.hidden.build(input_shape)

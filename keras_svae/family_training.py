@@ -18,10 +18,11 @@ the sequential one, up to the floating-point order of a few sums.
 
 The family's own state lives in `family_dir`: `backup/` (rerunning resumes
 from the last finished epoch), `history.csv` (every member's metrics),
-`logs/` (TensorBoard), and `progress.json` (epochs done, updated every
-epoch). `time_limit` stops after the last epoch that fits, for a machine
-lent for minutes: the members' files then say how many epochs they have, and
-a rerun carries on.
+`logs/` (TensorBoard), and `progress.json` (epochs done). `time_limit` stops
+after the last epoch that fits, for a machine lent for minutes: the members'
+files then say how many epochs they have (metrics_partial.json instead of
+metrics.json), and a rerun carries on. A diverged run raises and leaves no
+backup to restore.
 """
 
 import csv
@@ -37,6 +38,7 @@ import tensorflow as tf
 
 from keras_svae import callbacks
 from keras_svae import data
+from keras_svae import distribution
 from keras_svae import family
 from keras_svae import training
 
@@ -120,10 +122,15 @@ def _improved(history_path, val_loss):
 
 
 def _append_row(path, row):
-    new = not os.path.exists(path)
+    """Appends a row under the file's own header (the row's keys, sorted, for a new file)."""
+    header = None
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), None)
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
+        writer = csv.DictWriter(f, fieldnames=header or ["epoch"] + sorted(set(row) - {"epoch"}),
+                                extrasaction="ignore")
+        if not header:
             writer.writeheader()
         writer.writerow(row)
 
@@ -142,14 +149,22 @@ def _write_json(path, value):
 
 
 class TimeLimit(keras.callbacks.Callback):
-    """Stops at the end of the last epoch that the time limit leaves room for."""
+    """Stops at the end of the last epoch that the time limit leaves room for.
 
-    def __init__(self, seconds):
+    The clock starts at `start` (a `time.perf_counter()` reading; default: when
+    training begins). An epoch that has begun always ends: the members are saved
+    at epoch ends only.
+    """
+
+    def __init__(self, seconds, start=None):
         super().__init__()
-        self.seconds = seconds
+        if not seconds > 0:
+            raise ValueError(f"time_limit must be > 0 seconds (None: no limit), got {seconds}.")
+        self.seconds, self.start = seconds, start
 
     def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        if self.start is None:
+            self.start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -179,6 +194,7 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
     """
     start = time.perf_counter()
     config = shared_config(configs)
+    extra = [] if time_limit is None else [TimeLimit(time_limit, start)]
     if len(outdirs) != len(configs):
         raise ValueError(f"Got {len(configs)} configs but {len(outdirs)} run folders.")
     if data_order not in DATA_ORDERS:
@@ -190,6 +206,11 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
         os.makedirs(d, exist_ok=True)
     paths = training.run_paths(family_dir)
     progress_path = os.path.join(family_dir, "progress.json")
+    if not os.path.exists(paths.backup):  # A fresh start: earlier partial files step aside.
+        _set_aside_partial_files(member_paths)
+    if config.num_processes > 1:  # Before any JAX computation.
+        distribution.initialize_jax_processes(
+            config.coordinator_address, config.num_processes, config.process_id)
 
     x_train = training._first(data.load_mnist("train", path=config.data)[0], config.train_size)
     x_test = training._first(data.load_mnist("test", path=config.data)[0], config.test_size)
@@ -211,8 +232,7 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
         train = data.make_dataset(x_train, config.batch_size, seed=config.seed, epoch=epoch,
                                   drop_remainder=fixed)
     test = data.make_dataset(x_test, min(250, len(x_test)), shuffle=False, drop_remainder=fixed)
-    extra = [TimeLimit(time_limit)] if time_limit else []
-    model.fit(train, epochs=config.epochs, validation_data=test, shuffle=False,
+    history = model.fit(train, epochs=config.epochs, validation_data=test, shuffle=False,
               verbose=config.verbose, callbacks=[
                   keras.callbacks.TerminateOnNaN(),
                   callbacks.EpochSeed(epoch),
@@ -225,15 +245,32 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
                   keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
                   callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
               ] + extra)
-    result = _finish(model, test, configs, member_paths, progress_path, start)
+    if not all(math.isfinite(v) for v in history.history.get("loss", [])):
+        # The backup holds the diverged weights now: a rerun must not restore them.
+        shutil.rmtree(paths.backup, ignore_errors=True)
+        raise FloatingPointError(
+            "Training diverged: the loss became NaN or infinite. Each member's last.keras holds "
+            "its last epoch with a finite loss; try a lower --learning_rate.")
+    # fit runs no epoch when the backup had them all (a rerun after a kill at the end).
+    epochs_done = history.epoch[-1] + 1 if history.epoch else config.epochs
+    result = _finish(model, test, configs, member_paths, epochs_done, start)
+    _write_json(progress_path, dict(epochs_done=epochs_done, epochs=config.epochs))
     if result["finished"]:
         shutil.rmtree(paths.backup, ignore_errors=True)
     return result
 
 
-def _finish(model, test, configs, member_paths, progress_path, start):
-    """Evaluates every member; writes metrics.json where a member has all its epochs."""
-    epochs_done = _epochs_done(progress_path)
+def _set_aside_partial_files(member_paths):
+    """Renames a member's history and partial metrics left by an earlier, abandoned family."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for paths in member_paths:
+        for path in (paths.history, partial_metrics_path(paths)):
+            if os.path.exists(path):
+                os.rename(path, f"{path}.previous-{stamp}")
+
+
+def _finish(model, test, configs, member_paths, epochs_done, start):
+    """Evaluates and saves every member; metrics.json where a member has all its epochs."""
     logs = model.evaluate(test, verbose=0, return_dict=True)
     wall = time.perf_counter() - start
     finished = epochs_done >= configs[0].epochs
@@ -241,14 +278,14 @@ def _finish(model, test, configs, member_paths, progress_path, start):
     for k, (config, paths) in enumerate(zip(configs, member_paths)):
         row = member_logs(model, k, logs)
         metrics.append(row)
+        _save(model.member(k), paths.last)  # The final weights, whatever stopped the run.
         report = {"test": row, "config": dataclasses.asdict(config),
                   "wall_seconds": wall / len(configs), "family_wall_seconds": wall,
                   "family_members": len(configs), "epochs_done": epochs_done}
         # metrics.json marks a finished run; a partial one says so in another file.
         _write_json(paths.metrics if finished else partial_metrics_path(paths), report)
-    if not all(math.isfinite(r["loss"]) for r in metrics):
-        raise FloatingPointError("Training diverged: a member's loss is NaN or infinite; "
-                                 "try a lower --learning_rate.")
+        if finished and os.path.exists(partial_metrics_path(paths)):
+            os.remove(partial_metrics_path(paths))
     return dict(metrics=metrics, epochs_done=epochs_done, wall_seconds=wall, finished=finished)
 
 
@@ -257,8 +294,3 @@ def partial_metrics_path(paths):
     return os.path.join(paths.outdir, "metrics_partial.json")
 
 
-def _epochs_done(progress_path):
-    if not os.path.exists(progress_path):
-        return 0
-    with open(progress_path) as f:
-        return json.load(f)["epochs_done"]

@@ -177,6 +177,6 @@ def test_scaling_laws_trains_a_sweep_as_one_family(tmp_path, mnist_path):
                 "--train_size=32", "--test_size=32", "--latent_dim=4", f"--data={mnist_path}",
                 f"--root={tmp_path / 'runs'}", f"--report_dir={tmp_path}")
     summary = json.loads((tmp_path / "scaling_gaussian_cpu.json").read_text())
-    assert summary["schedule"]["trained_as"] == "family"
+    assert summary["schedule"]["trained_as"] == "as one family of 3 members"
     assert [r["scale"] for r in summary["rows"]] == [0.2, 0.5, 0.8]
     assert (tmp_path / "runs" / "cpu" / "sigma_vae_0.8" / "last.keras").exists()

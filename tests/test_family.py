@@ -79,6 +79,13 @@ def test_family_dataset_columns_are_the_single_orders():
     assert not np.array_equal(batches[0][:, 0], batches[0][:, 1])
 
 
+def test_family_dataset_reshuffles_each_pass_without_an_epoch_variable():
+    dataset = data.make_family_dataset(X, 40, [4, 5])
+    first, second = (next(iter(dataset)).numpy() for _ in range(2))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(np.sort(first[:, 0].ravel()), np.sort(second[:, 0].ravel()))
+
+
 # Members out ----------------------------------------------------------------------------------
 
 
@@ -169,3 +176,12 @@ def test_bad_inputs_and_optimizers_are_refused():
         fam.fit(X, epochs=1, verbose=0)
     with pytest.raises(IndexError, match="member index"):
         fam.member(3)
+    with pytest.raises(IndexError, match="member index"):
+        fam.set_member(-1, singles()[0])
+    with pytest.raises(ValueError, match="Member 1 is"):
+        fam.set_member(1, singles()[0])
+    for coupling in (keras.optimizers.Lamb(), keras.optimizers.LossScaleOptimizer(
+            keras.optimizers.Adam())):
+        fam.compile(coupling)
+        with pytest.raises(ValueError, match="updates each weight entry on its own"):
+            fam.fit(X, epochs=1, verbose=0)

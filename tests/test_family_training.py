@@ -65,6 +65,8 @@ def test_a_time_limited_family_stops_and_the_rerun_carries_on(tmp_path, mnist_pa
         assert partial["epochs_done"] == 1 and np.isfinite(partial["test"]["kl"])
         assert len(rows(f"{run.outdir}/history.csv")) == 1
     assert list(tmp_path.glob("families/*/backup"))  # Kept for the rerun.
+    with pytest.raises(ValueError, match="part of a family run that has not finished"):
+        runs.train(str(tmp_path), *MEMBERS[0], data=mnist_path, **TINY)
     done = runs.train_family(str(tmp_path), MEMBERS, data=mnist_path, **TINY)
     for run in done:
         assert run.epochs_done == 2
@@ -78,6 +80,14 @@ def test_a_time_limited_family_stops_and_the_rerun_carries_on(tmp_path, mnist_pa
                      for name, s in MEMBERS]
 
 
+def test_a_diverged_family_raises_and_leaves_no_backup_to_restore(tmp_path, mnist_path):
+    with pytest.raises(FloatingPointError, match="diverged"):
+        runs.train_family(str(tmp_path), MEMBERS, data=mnist_path,
+                          **{**TINY, "learning_rate": 1e30})
+    assert not list(tmp_path.glob("families/*/backup"))
+    assert not list(tmp_path.glob("*/metrics.json"))
+
+
 def test_bad_family_configs_name_the_problem():
     a = training.TrainConfig(model="sigma_vae", sigma=0.3)
     with pytest.raises(ValueError, match="batch_size"):
@@ -88,3 +98,5 @@ def test_bad_family_configs_name_the_problem():
         family_training.shared_config([])
     with pytest.raises(ValueError, match="data_order"):
         family_training.train_family([a], ["x"], "f", data_order="random")
+    with pytest.raises(ValueError, match="time_limit must be > 0"):
+        family_training.TimeLimit(0)

@@ -88,7 +88,7 @@ class TrainedRun:
     outdir: str
     metrics: dict
     wall_seconds: float
-    epochs_done: int = None  # Set for a family's unfinished runs (a time-limited one).
+    epochs_done: int = None  # Recorded by runs trained as a family (fewer: a time-limited one).
 
     @property
     def model_path(self):
@@ -139,6 +139,9 @@ def train(root, model, scale=None, schedule="cpu", **overrides):
     config = config_for(model, scale, schedule, **overrides)
     paths = training.run_paths(os.path.join(root, run_name(model, scale)))
     _claim(paths, config)
+    if os.path.exists(family_training.partial_metrics_path(paths)):
+        raise ValueError(f"{paths.outdir} is part of a family run that has not finished; rerun "
+                         "that command (it resumes) instead of training this model alone.")
     training.train_and_evaluate(config, paths.outdir)
     return _trained_run(paths)
 
@@ -169,7 +172,8 @@ def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
     if todo:
         result = family_training.train_family(
             [configs[i] for i in todo], [all_paths[i].outdir for i in todo],
-            _family_folder(root, [run_name(*members[i]) for i in todo]), time_limit=time_limit)
+            _family_folder(root, [run_name(*members[i]) for i in todo],
+                           [configs[i] for i in todo]), time_limit=time_limit)
         if not result["finished"]:
             return [_trained_run(p) if i not in todo
                     else _trained_run(p, family_training.partial_metrics_path(p))
@@ -177,9 +181,15 @@ def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
     return [_trained_run(paths) for paths in all_paths]
 
 
-def _family_folder(root, names):
-    """<root>/families/<K>_members_<hash of the names>, with members.json naming them."""
-    digest = hashlib.sha1("+".join(names).encode()).hexdigest()[:10]
+def _family_folder(root, names, configs):
+    """<root>/families/<K>_members_<hash of the names and settings>, members.json naming them.
+
+    The settings are in the hash so that a family's backup is never restored into a
+    family with other settings.
+    """
+    settings = [{k: v for k, v in dataclasses.asdict(c).items() if k not in _PRESENTATION}
+                for c in configs]
+    digest = hashlib.sha1(json.dumps([names, settings], sort_keys=True).encode()).hexdigest()[:10]
     folder = os.path.join(root, "families", f"{len(names)}_members_{digest}")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "members.json"), "w") as f:
