@@ -144,7 +144,8 @@ def main(argv):
     if FLAGS.out:
         with open(FLAGS.out, "w") as f:
             f.write(f"# A family of σ-VAEs against one model at a time\n\nMade by `python "
-                    f"benchmarks/family_speed.py --out={FLAGS.out}` on this 2-core CPU.\n\n"
+                    f"benchmarks/family_speed.py --data={FLAGS.data} --out={FLAGS.out}` on "
+                    "this 2-core CPU.\n\n"
                     + table)
         with open(os.path.splitext(FLAGS.out)[0] + ".json", "w") as f:
             json.dump(dict(members=FLAGS.members, rows=rows), f, indent=2)
