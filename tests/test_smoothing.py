@@ -122,3 +122,19 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_a_classifier_of_the_wrong_shape_is_named(classifier):
     with pytest.raises(ValueError, match=r"logits of shape \(batch, num_classes\) = \(4, 10\)"):
         smoothing.certify(classifier, np.zeros(SHAPE, "float32"), 0.5, 5, 10, 0.01, batch_size=4)
+
+
+def test_paired_gap_against_scipy_on_known_certificates():
+    """Four images: A certifies 0, 1, 2 at r = 0.5, B certifies 2 and 3 (3 is a wrong label)."""
+    def cert(idx, radius, correct=1):
+        return smoothing.Certificate(idx, 0, 0, radius, correct, 0.0)
+
+    a = [cert(0, 0.6), cert(1, 0.5), cert(2, 1.0), cert(3, 0.1)]
+    b = [cert(2, 0.7), cert(3, 0.9, correct=0), cert(0, 0.4), cert(1, -1.0)]
+    gap = smoothing.paired_gap(a, b, 0.5)
+    differences = np.array([1, 1, 0, 0])  # Images 0..3: A - B.
+    assert gap["gap"] == pytest.approx(0.5)
+    assert gap["standard_error"] == pytest.approx(stats.sem(differences))
+    assert (gap["only_a"], gap["only_b"], gap["images"]) == (2, 0, 4)
+    with pytest.raises(ValueError, match="same images"):
+        smoothing.paired_gap(a, b[:3], 0.5)

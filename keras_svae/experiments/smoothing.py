@@ -158,6 +158,26 @@ def certified_accuracy(certificates, radii):
             for r in radii]
 
 
+def paired_gap(certificates_a, certificates_b, radius):
+    """How far A's certified accuracy at `radius` is above B's, on the same images.
+
+    Returns a dict: "gap" (A's accuracy minus B's), "standard_error" (of that
+    difference over the images, paired: the images both certify cancel),
+    "images", and "only_a" / "only_b" (images one certifies at the radius and the
+    other does not).
+    """
+    a = {c.idx: bool(c.correct and c.radius >= radius) for c in certificates_a}
+    b = {c.idx: bool(c.correct and c.radius >= radius) for c in certificates_b}
+    if not a or set(a) != set(b):
+        raise ValueError(f"A paired comparison needs certificates of the same images; got "
+                         f"{len(a)} and {len(b)} images, {len(set(a) ^ set(b))} not in both.")
+    differences = np.array([a[i] - b[i] for i in sorted(a)], dtype=float)
+    return dict(gap=float(differences.mean()), images=len(differences),
+                standard_error=float(differences.std(ddof=1) / np.sqrt(len(differences)))
+                if len(differences) > 1 else float("nan"),
+                only_a=int((differences > 0).sum()), only_b=int((differences < 0).sum()))
+
+
 def radii(largest=2.5, step=0.25):
     """0, step, ..., largest: where certified accuracy is reported."""
     return [round(k * step, 10) for k in range(int(math.floor(largest / step + 1e-9)) + 1)]
