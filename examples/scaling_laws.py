@@ -35,6 +35,9 @@ flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas (alpha
 flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
 flags.DEFINE_bool("family", False, "Train the sweep as one SigmaVAEFamily instead of one model "
                   "after another.")
+flags.DEFINE_enum("data_order", "auto", ["auto", "shared", "own"], "With --family: every "
+                  "member sees the same batches (shared), or each its own seed's order (own); "
+                  "auto: shared when all seeds are equal.")
 flags.DEFINE_float("time_limit_minutes", 0, "With --family: stop after the last epoch that "
                    "fits in this many minutes (0: no limit); a rerun carries on.")
 FLAGS = flags.FLAGS
@@ -49,7 +52,7 @@ def main(argv):
     if FLAGS.family:
         runs = family.train_family([(model, s) for s in scales],
                                    time_limit=60 * FLAGS.time_limit_minutes or None,
-                                   seed=FLAGS.seed)
+                                   data_order=FLAGS.data_order, seed=FLAGS.seed)
     else:
         runs = [family.train(model, s, seed=FLAGS.seed) for s in scales]
     summary = scaling_laws.summarize(FLAGS.noise, scales, [run.metrics for run in runs],

@@ -180,3 +180,13 @@ def test_scaling_laws_trains_a_sweep_as_one_family(tmp_path, mnist_path):
     assert summary["schedule"]["trained_as"] == "as one family of 3 members"
     assert [r["scale"] for r in summary["rows"]] == [0.2, 0.5, 0.8]
     assert (tmp_path / "runs" / "cpu" / "sigma_vae_0.8" / "last.keras").exists()
+
+
+def test_compare_certificates_prints_the_paired_gap(tmp_path):
+    header = "idx\tlabel\tpredict\tradius\tcorrect\ttime"
+    (tmp_path / "a.tsv").write_text(f"{header}\n0\t1\t1\t0.9\t1\t0.1\n1\t2\t2\t0.6\t1\t0.1\n")
+    (tmp_path / "b.tsv").write_text(f"{header}\n1\t2\t2\t0.7\t1\t0.1\n0\t1\t3\t0.9\t0\t0.1\n")
+    result = run_example("compare_certificates.py", str(tmp_path / "a.tsv"),
+                         str(tmp_path / "b.tsv"), "--radii=0.5,0.8")
+    assert "| 0.5 | 100.0 | 50.0 | 50.0 | 50.0 | 1 | 0 | 2 |" in result.stdout
+    assert "| 0.8 | 50.0 | 0.0 | 50.0 | 50.0 | 1 | 0 | 2 |" in result.stdout

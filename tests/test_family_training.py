@@ -44,6 +44,12 @@ def test_a_family_sweep_trains_the_models_of_the_sequential_sweep(tmp_path, mnis
     assert json.loads((family_dir / "members.json").read_text()) == [
         "sigma_vae_0.3", "alpha_vae_0.5"]
     assert {"kl/σ=0.3", "kl/α=0.5", "val_mse/α=0.5"} <= set(rows(family_dir / "history.csv")[0])
+    # ... and its TensorBoard logs, per member.
+    from tensorboard.backend.event_processing import event_accumulator
+
+    logs = event_accumulator.EventAccumulator(str(family_dir / "logs" / "validation"))
+    logs.Reload()
+    assert {"epoch_kl/σ=0.3", "epoch_mse/α=0.5"} <= set(logs.Tags()["tensors"])
 
 
 def test_the_members_kl_is_what_the_saved_member_evaluates(tmp_path, mnist_path):

@@ -146,7 +146,8 @@ def train(root, model, scale=None, schedule="cpu", **overrides):
     return _trained_run(paths)
 
 
-def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
+def train_family(root, members, schedule="cpu", time_limit=None, data_order="auto",
+                 **overrides):
     """Trains several models as one `SigmaVAEFamily`; returns a `TrainedRun` per member.
 
     Each member lands in its usual run folder (<root>/<run_name>), exactly as
@@ -162,6 +163,7 @@ def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
         time_limit: seconds for this call's training (None: every epoch). A member
             cut short has metrics_partial.json instead of metrics.json and
             `TrainedRun.epochs_done` < its epochs; rerunning carries on.
+        data_order: `family_training.DATA_ORDERS` ("own": each member its seed's order).
         **overrides: `TrainConfig` fields shared by every member (e.g. `seed`).
     """
     configs = [config_for(model, scale, schedule, **overrides) for model, scale in members]
@@ -173,7 +175,8 @@ def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
         result = family_training.train_family(
             [configs[i] for i in todo], [all_paths[i].outdir for i in todo],
             _family_folder(root, [run_name(*members[i]) for i in todo],
-                           [configs[i] for i in todo]), time_limit=time_limit)
+                           [configs[i] for i in todo], data_order), time_limit=time_limit,
+            data_order=data_order)
         if not result["finished"]:
             return [_trained_run(p) if i not in todo
                     else _trained_run(p, family_training.partial_metrics_path(p))
@@ -181,7 +184,7 @@ def train_family(root, members, schedule="cpu", time_limit=None, **overrides):
     return [_trained_run(paths) for paths in all_paths]
 
 
-def _family_folder(root, names, configs):
+def _family_folder(root, names, configs, data_order="auto"):
     """<root>/families/<K>_members_<hash of the names and settings>, members.json naming them.
 
     The settings are in the hash so that a family's backup is never restored into a
@@ -189,7 +192,8 @@ def _family_folder(root, names, configs):
     """
     settings = [{k: v for k, v in dataclasses.asdict(c).items() if k not in _PRESENTATION}
                 for c in configs]
-    digest = hashlib.sha1(json.dumps([names, settings], sort_keys=True).encode()).hexdigest()[:10]
+    key = json.dumps([names, settings, data_order], sort_keys=True)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     folder = os.path.join(root, "families", f"{len(names)}_members_{digest}")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "members.json"), "w") as f:
@@ -229,9 +233,9 @@ class Family:
         """`train` one model of the family (or find it trained); a `TrainedRun`."""
         return train(self.folder, model, scale, self.schedule, **{**self.overrides, **extra})
 
-    def train_family(self, members, time_limit=None, **extra):
+    def train_family(self, members, time_limit=None, data_order="auto", **extra):
         """`train_family` for these (model, scale) pairs: one `TrainedRun` each."""
-        return train_family(self.folder, members, self.schedule, time_limit,
+        return train_family(self.folder, members, self.schedule, time_limit, data_order,
                             **{**self.overrides, **extra})
 
     def load(self, model, scale=None):
