@@ -135,13 +135,14 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
                 "--every=25", "--classifier_epochs=1",
                 "--combos=identity:clean,identity:noise,deen:finetuned,vae_sample:clean", *tiny,
                 f"--report_dir={certified}")
-    for combo in ("identity_clean", "identity_noise", "deen_finetuned", "vae_sample_clean"):
+    # The sigma-VAE's files name its dz (8 here), which is not the default 100.
+    for combo in ("identity_clean", "identity_noise", "deen_finetuned", "vae_sample_dz8_clean"):
         lines = (certified / "sigma_0.9" / f"{combo}.tsv").read_text().splitlines()
         assert lines[0] == "idx\tlabel\tpredict\tradius\tcorrect\ttime"
         assert [line.split("\t")[0] for line in lines[1:]] == ["0", "25", "50", "75"]
-    summary = json.loads((certified / "summary_sigma_0.9.json").read_text())
+    summary = json.loads((certified / "summary_sigma_0.9_dz8.json").read_text())
     assert set(summary) == {"identity:clean", "identity:noise", "deen:finetuned",
-                            "vae_sample:clean"}
+                            "vae_sample_dz8:clean"}
     assert all(s["images"] == 4 and s["n"] == 50 for s in summary.values())
     assert (tmp_path / "runs" / "classifier_noise0.9_1epochs_128images_seed0.keras").exists()
     assert finished_runs() == after_figures  # DEEN and the sigma-VAE at 0.9 were reused.
