@@ -120,6 +120,20 @@ def test_convolution_modes_agree():
         family_networks.resolve_convolution("winograd")
 
 
+def test_a_saved_family_loads_after_importing_the_package_only(tmp_path):
+    """`import keras_svae` registers the family, as it does SigmaVAE (a fresh process)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "family.keras"
+    family.SigmaVAEFamily(MEMBERS[:1], data_shape=SHAPE, **NETWORK).save(path)
+    code = f"import keras, keras_svae; print(keras.saving.load_model({str(path)!r}).labels)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "['σ=0.3']" in result.stdout
+
+
 def test_family_saves_and_loads(tmp_path):
     fam = family.SigmaVAEFamily(MEMBERS, data_shape=SHAPE, **NETWORK)
     fam.compile(optimizer("adam"))
