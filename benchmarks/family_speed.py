@@ -21,7 +21,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -61,11 +60,8 @@ def work(spec):
     model.compile(keras.optimizers.Adam(1e-4), jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
     dataset = data.make_dataset(images, spec["batch"], seed=0)
-    start = time.perf_counter()
-    model.fit(dataset.take(2 * steps_per_execution + 2), epochs=1, verbose=0)
-    compile_seconds = time.perf_counter() - start
-    rate = timing.best_rate(lambda: model.fit(dataset, epochs=1, verbose=0),
-                            members * len(images), spec["repeats"])
+    rate, compile_seconds = timing.fit_rate(model, dataset, members * len(images),
+                                            spec["repeats"], steps_per_execution)
     return dict(rate=rate, compile_seconds=compile_seconds, jit_compile=str(jit_compile),
                 steps_per_execution=steps_per_execution)
 

@@ -34,6 +34,7 @@ from keras_svae import distribution
 from keras_svae import family_networks
 from keras_svae import imaginary_noise
 from keras_svae import posterior
+from keras_svae import random_state
 from keras_svae import reductions
 from keras_svae import validation
 from keras_svae import vae
@@ -84,7 +85,7 @@ def labels(members):
 
 
 @keras.saving.register_keras_serializable(package="keras_svae")
-class SigmaVAEFamily(validation.InputChecks, keras.Model):
+class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     """K VAEs of one network shape trained together (see the module docstring).
 
     Args:
@@ -284,18 +285,8 @@ class SigmaVAEFamily(validation.InputChecks, keras.Model):
                       convolution=self.encoder.convolution)
         return config
 
-    def save_own_variables(self, store):
-        # Keras does not save SeedGenerator states; without them a restored family
-        # would replay its first epoch's draws (see random_state).
-        # (The family's own variables are all in its encoder and decoder.)
-        for k, generator in enumerate(self.seed_generators):
-            store[f"seed_generator_state_{k}"] = generator.state
-
-    def load_own_variables(self, store):
-        for k, generator in enumerate(self.seed_generators):
-            key = f"seed_generator_state_{k}"
-            if key in store:
-                generator.state.assign(store[key])
+    def _saved_seed_generators(self):  # Saved with the weights (random_state).
+        return self.seed_generators
 
 
 # Optimizers whose update of a weight entry reads that entry's gradient and state only, so

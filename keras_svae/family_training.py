@@ -18,7 +18,7 @@ the sequential one, up to the floating-point order of a few sums.
 
 The family's own state lives in `family_dir`: `backup/` (rerunning resumes
 from the last finished epoch), `history.csv` (every member's metrics),
-`logs/` (TensorBoard), and `progress.json` (epochs done). `time_limit` stops
+and `logs/` (TensorBoard). `time_limit` stops
 after the last epoch that fits, for a machine lent for minutes: the members'
 files then say how many epochs they have (metrics_partial.json instead of
 metrics.json), and a rerun carries on. A diverged run raises and leaves no
@@ -83,9 +83,9 @@ def build(configs, convolution="auto"):
 class MemberRuns(keras.callbacks.Callback):
     """After every epoch with a finite loss: each member's last.keras, best.keras, history.csv."""
 
-    def __init__(self, member_paths, progress_path, epochs):
+    def __init__(self, member_paths):
         super().__init__()
-        self.member_paths, self.progress_path, self.epochs = member_paths, progress_path, epochs
+        self.member_paths = member_paths
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -98,7 +98,6 @@ class MemberRuns(keras.callbacks.Callback):
             if _improved(paths.history, row.get("val_loss")):
                 _save(model, paths.best)
             _append_row(paths.history, dict(epoch=epoch, **row))
-        _write_json(self.progress_path, dict(epochs_done=epoch + 1, epochs=self.epochs))
 
 
 def member_logs(fam, k, logs):
@@ -182,7 +181,7 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
     Args:
         configs: one `training.TrainConfig` per member (see `shared_config`).
         outdirs: each member's run folder.
-        family_dir: the family's own folder (backup, history, logs, progress).
+        family_dir: the family's own folder (backup, history, logs).
         time_limit: seconds; stop after the last epoch that fits (None: all epochs).
         data_order: "shared" (every member the first member's order), "own"
             (each its seed's) or "auto" ("shared" when all seeds are equal).
@@ -205,7 +204,6 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
     for d in list(outdirs) + [family_dir]:
         os.makedirs(d, exist_ok=True)
     paths = training.run_paths(family_dir)
-    progress_path = os.path.join(family_dir, "progress.json")
     if not os.path.exists(paths.backup):  # A fresh start: earlier partial files step aside.
         _set_aside_partial_files(member_paths)
     if config.num_processes > 1:  # Before any JAX computation.
@@ -241,7 +239,7 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
                   keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True,
                                                    delete_checkpoint=False),
                   keras.callbacks.CSVLogger(paths.history, append=True),
-                  MemberRuns(member_paths, progress_path, config.epochs),
+                  MemberRuns(member_paths),
                   keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
                   callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
               ] + extra)
@@ -254,7 +252,6 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
     # fit runs no epoch when the backup had them all (a rerun after a kill at the end).
     epochs_done = history.epoch[-1] + 1 if history.epoch else config.epochs
     result = _finish(model, test, configs, member_paths, epochs_done, start)
-    _write_json(progress_path, dict(epochs_done=epochs_done, epochs=config.epochs))
     if result["finished"]:
         shutil.rmtree(paths.backup, ignore_errors=True)
     return result
