@@ -10,8 +10,9 @@ Cohen et al.'s CERTIFY (n0, n, alpha) and writes
 resumes; with --vae_sigma the VAE's sigma, and with --latent_dim other than 100 its dz,
 join the VAE front-ends' names; protocol.json records n0, n, alpha, seed and the images, and a rerun
 with other settings is refused), then summary_sigma_<sigma>.{md,json,png}: certified accuracy at
-radii 0, 0.25, ..., 2.5. Classifiers: "clean" (trained on clean MNIST),
-"noise" (trained with Gaussian noise at the smoothing sigma: Cohen's
+radii 0, 0.25, ..., 2.5. A classifier's file and row name its settings where they are not
+the defaults (certification.classifier_label: e.g. noise_lenet_15epochs). Classifiers:
+"clean" (trained on clean MNIST), "noise" (trained with Gaussian noise at the smoothing sigma: Cohen's
 baseline), "finetuned" (the clean one fitted further on the front-end's
 outputs of noisy training images; kept beside the family's models). DEEN
 and the sigma-VAE are the family's
@@ -48,6 +49,10 @@ flags.DEFINE_integer("num_images", 500, "Test images to certify.")
 flags.DEFINE_integer("every", 20, "Certify test images 0, every, 2 every, ...")
 flags.DEFINE_integer("certify_batch", 1000, "Noisy copies per classifier call.")
 flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the clean and noise classifiers.")
+flags.DEFINE_enum("classifier_architecture", "convnet", ["convnet", "lenet"],
+                  "The base classifiers' network (experiments/classifier.py): the ConvNet of "
+                  "the robustness experiments, or the LeNet of the smoothing literature's "
+                  "MNIST results (a third of the FLOPs).")
 flags.DEFINE_integer("finetune_epochs", 1, "Epochs of fine-tuning on a front-end's outputs.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise and the posterior draws.")
 flags.DEFINE_bool("compiled", True, "Run front-end + classifier as one compiled Keras model "
@@ -83,7 +88,11 @@ def main(argv):
             label = front_name + vae if "vae" in front_name else front_name
             judge = certification.classifier_for(
                 judge_name, family, sigma, label, front, x_train, y_train,
-                FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed)
+                FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed,
+                FLAGS.classifier_architecture)
+            judge_name = certification.classifier_label(
+                judge_name, FLAGS.classifier_architecture, FLAGS.classifier_epochs,
+                FLAGS.finetune_epochs)
             if FLAGS.compiled:
                 base = certification.compiled_base_classifier(
                     front_name, model, judge, seed=FLAGS.seed, k=FLAGS.k)

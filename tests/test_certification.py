@@ -6,7 +6,7 @@ import pytest
 
 from conftest import SMALL, to_numpy
 from keras_svae import DEEN, networks, sigma_vae
-from keras_svae.experiments import certification, classifier, smoothing
+from keras_svae.experiments import certification, classifier, runs, smoothing
 
 SHAPE = SMALL["data_shape"]
 RNG = np.random.default_rng(0)
@@ -180,3 +180,38 @@ def test_front_end_models_come_from_the_family():
     assert certification.front_end_model(Family(), "vae_mean", 0.7, vae_sigma=0.9) == "sigma_vae"
     assert certification.front_end_model(Family(), "vae_sample", 0.5) == "sigma_vae"
     assert asked == [("deen", 0.7), ("sigma_vae", 0.9), ("sigma_vae", 0.5)]
+
+
+def test_a_classifier_is_named_by_its_settings():
+    # Defaults keep the names that the committed certify files and runs already have.
+    assert certification.classifier_label("noise") == "noise"
+    assert runs.classifier_name() == "classifier_3epochs_seed0"
+    assert runs.classifier_name(noise_sigma=0.7) == "classifier_noise0.7_3epochs_seed0"
+    # Anything else is named, so certificates of different classifiers never share a file.
+    assert certification.classifier_label("noise", "lenet", 15) == "noise_lenet_15epochs"
+    assert certification.classifier_label("clean", epochs=1) == "clean_1epochs"
+    assert certification.classifier_label("finetuned", finetune_epochs=2) == "finetuned_tuned2epochs"
+    assert certification.classifier_label("clean", finetune_epochs=2) == "clean"  # Not fine-tuned.
+    assert (runs.classifier_name(15, 1000, 1, 0.25, "lenet")
+            == "classifier_lenet_noise0.25_15epochs_1000images_seed1")
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        runs.trained_classifier("unused", architecture="resnet")
+
+
+def test_the_family_trains_the_asked_architecture(tmp_path):
+    asked = []
+
+    class Family:
+        folder = str(tmp_path)
+
+        def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
+            asked.append((epochs, seed, noise_sigma, architecture))
+            return classifier.build(architecture, (28, 28, 1), 2)  # LeNet needs 28 x 28.
+
+    args = (Family(), 0.5, "identity", certification.front_end("identity"),
+            RNG.uniform(size=(8, 28, 28, 1)).astype("float32"), RNG.integers(0, 2, 8))
+    certification.classifier_for("noise", *args, epochs=15, architecture="lenet")
+    certification.classifier_for("clean", *args, architecture="lenet")
+    certification.classifier_for("finetuned", *args, epochs=15, architecture="lenet")
+    assert asked == [(15, 0, 0.5, "lenet"), (3, 0, 0.0, "lenet"), (15, 0, 0.0, "lenet")]
+    assert (tmp_path / "classifier_finetuned_lenet_15epochs_identity_sigma0.5_seed0.keras").exists()

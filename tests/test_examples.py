@@ -135,17 +135,27 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
                 "--every=25", "--classifier_epochs=1",
                 "--combos=identity:clean,identity:noise,deen:finetuned,vae_sample:clean", *tiny,
                 f"--report_dir={certified}")
-    # The sigma-VAE's files name its dz (8 here), which is not the default 100.
-    for combo in ("identity_clean", "identity_noise", "deen_finetuned", "vae_sample_dz8_clean"):
+    # The sigma-VAE's files name its dz (8 here), which is not the default 100, and the
+    # classifiers' their 1 epoch, which is not the default 3.
+    combos = ("identity_clean_1epochs", "identity_noise_1epochs", "deen_finetuned_1epochs",
+              "vae_sample_dz8_clean_1epochs")
+    for combo in combos:
         lines = (certified / "sigma_0.9" / f"{combo}.tsv").read_text().splitlines()
         assert lines[0] == "idx\tlabel\tpredict\tradius\tcorrect\ttime"
         assert [line.split("\t")[0] for line in lines[1:]] == ["0", "25", "50", "75"]
     summary = json.loads((certified / "summary_sigma_0.9_dz8.json").read_text())
-    assert set(summary) == {"identity:clean", "identity:noise", "deen:finetuned",
-                            "vae_sample_dz8:clean"}
+    assert set(summary) == {"identity:clean_1epochs", "identity:noise_1epochs",
+                            "deen:finetuned_1epochs", "vae_sample_dz8:clean_1epochs"}
     assert all(s["images"] == 4 and s["n"] == 50 for s in summary.values())
     assert (tmp_path / "runs" / "classifier_noise0.9_1epochs_128images_seed0.keras").exists()
     assert finished_runs() == after_figures  # DEEN and the sigma-VAE at 0.9 were reused.
+    # The anchor's LeNet: its own classifier file and certify file beside the ConvNet's.
+    run_example("certify.py", "--sigmas=0.9", "--n0=10", "--n=50", "--num_images=4",
+                "--every=25", "--classifier_epochs=1", "--classifier_architecture=lenet",
+                "--combos=identity:noise", *tiny, f"--report_dir={certified}")
+    lenet = (certified / "sigma_0.9" / "identity_noise_lenet_1epochs.tsv").read_text()
+    assert len(lenet.splitlines()) == 1 + 4
+    assert (tmp_path / "runs" / "classifier_lenet_noise0.9_1epochs_128images_seed0.keras").exists()
 
 
 def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):

@@ -243,29 +243,45 @@ CLASSIFIERS = ("clean", "noise", "finetuned")
 
 
 def classifier_for(name, family, sigma, front_name, front, train_images, train_labels,
-                   epochs=3, finetune_epochs=1, seed=0):
+                   epochs=3, finetune_epochs=1, seed=0, architecture="convnet"):
     """The base classifier `name` of `CLASSIFIERS` for one front-end at smoothing sigma.
 
     "clean": trained on clean images; "noise": trained with Gaussian noise at
     sigma (Cohen's baseline); "finetuned": the clean one fitted further on
     front(x + sigma eps) of the training images, cached beside the family's
-    models as classifier_finetuned_<front_name>_sigma<sigma>_seed<seed>.keras
-    (`front_name` should name the front-end's model too when it varies). All
-    come from `family` (a `runs.Family`), trained there if missing.
+    models as classifier_<label>_<front_name>_sigma<sigma>_seed<seed>.keras with
+    `classifier_label` (e.g. classifier_finetuned_deen_sigma0.7_seed0.keras;
+    `front_name` should name the front-end's model too when it varies). All come
+    from `family` (a `runs.Family`), trained there if missing; `architecture` is a
+    key of `classifier.ARCHITECTURES`.
     """
     if name not in CLASSIFIERS:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}.")
     if name == "noise":
-        return family.classifier(epochs, seed, noise_sigma=sigma)
+        return family.classifier(epochs, seed, noise_sigma=sigma, architecture=architecture)
     if name == "clean":
-        return family.classifier(epochs, seed)
+        return family.classifier(epochs, seed, architecture=architecture)
+    label = classifier_label(name, architecture, epochs, finetune_epochs)
     path = os.path.join(family.folder,
-                        f"classifier_finetuned_{front_name}_sigma{sigma:g}_seed{seed}.keras")
+                        f"classifier_{label}_{front_name}_sigma{sigma:g}_seed{seed}.keras")
     # Each family.classifier call returns its own copy, so fine-tuning it in place leaves
     # the clean classifier of the other combinations alone; a cached result needs none.
-    base = None if os.path.exists(path) else family.classifier(epochs, seed)
+    base = None if os.path.exists(path) else family.classifier(epochs, seed,
+                                                               architecture=architecture)
     return finetuned_classifier(path, base, front, train_images, train_labels, sigma,
                                 epochs=finetune_epochs, seed=seed)
+
+
+def classifier_label(name, architecture="convnet", epochs=3, finetune_epochs=1):
+    """How a certify file and a summary row name a classifier: `name`, then whatever of its
+    settings is not the default (e.g. "noise_lenet_15epochs"), so that certificates of
+    differently trained classifiers never share a file."""
+    label = name if architecture == "convnet" else f"{name}_{architecture}"
+    if epochs != 3:
+        label += f"_{epochs}epochs"
+    if name == "finetuned" and finetune_epochs != 1:
+        label += f"_tuned{finetune_epochs}epochs"
+    return label
 
 
 def write_summary(stem, summaries, title):

@@ -244,29 +244,41 @@ class Family:
             self._loaded[model, scale] = keras.saving.load_model(self.train(model, scale).model_path)
         return self._loaded[model, scale]
 
-    def classifier(self, epochs=3, seed=0, noise_sigma=0.0):
+    def classifier(self, epochs=3, seed=0, noise_sigma=0.0, architecture="convnet"):
         """The MNIST classifier (`trained_classifier`) on this family's data."""
         return trained_classifier(self.root, self.overrides.get("data"), epochs=epochs,
                                   train_size=self.overrides.get("train_size", 0), seed=seed,
-                                  noise_sigma=noise_sigma)
+                                  noise_sigma=noise_sigma, architecture=architecture)
 
 
-def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0, noise_sigma=0.0):
-    """The MNIST classifier, trained if absent; its file name holds its settings.
+def classifier_name(epochs=3, train_size=0, seed=0, noise_sigma=0.0, architecture="convnet"):
+    """The file name (without .keras) that holds a classifier's settings.
 
-    E.g. <root>/classifier_3epochs_seed0.keras, ..._3epochs_1000images_seed0.keras, or, with
-    Gaussian augmentation at noise_sigma (Cohen et al.'s base classifier),
-    <root>/classifier_noise0.7_3epochs_seed0.keras.
+    E.g. classifier_3epochs_seed0, classifier_3epochs_1000images_seed0, or, with Gaussian
+    augmentation at noise_sigma (Cohen et al.'s base classifier) and the LeNet,
+    classifier_lenet_noise0.7_20epochs_seed0. The ConvNet, the first architecture,
+    goes unnamed: its files keep the names they had before there was a choice.
     """
+    arch = "" if architecture == "convnet" else f"_{architecture}"
     images = f"_{train_size}images" if train_size else ""
     noise = f"_noise{float(noise_sigma):g}" if noise_sigma else ""
-    path = os.path.join(root, f"classifier{noise}_{epochs}epochs{images}_seed{seed}.keras")
+    return f"classifier{arch}{noise}_{epochs}epochs{images}_seed{seed}"
+
+
+def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0, noise_sigma=0.0,
+                       architecture="convnet"):
+    """The MNIST classifier, trained if absent, at <root>/`classifier_name(...)`.keras."""
+    if architecture not in classifier.ARCHITECTURES:  # Before a name is made of it.
+        raise ValueError(f"architecture must be one of {tuple(classifier.ARCHITECTURES)}, "
+                         f"got {architecture!r}.")
+    path = os.path.join(root, classifier_name(epochs, train_size, seed, noise_sigma,
+                                              architecture) + ".keras")
     if os.path.exists(path):
         return keras.saving.load_model(path)
     x_train, y_train = mnist.load_mnist("train", path=data_path)
     n = train_size or len(x_train)
     model = classifier.train(x_train[:n], y_train[:n], epochs=epochs, seed=seed,
-                             noise_sigma=noise_sigma)
+                             noise_sigma=noise_sigma, architecture=architecture)
     save_atomically(model, path)
     return model
 
