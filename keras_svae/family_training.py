@@ -27,7 +27,6 @@ backup to restore.
 
 import csv
 import dataclasses
-import json
 import math
 import os
 import shutil
@@ -93,10 +92,10 @@ class MemberRuns(keras.callbacks.Callback):
             return
         for k, paths in enumerate(self.member_paths):
             model = self.model.member(k)
-            _save(model, paths.last)
+            training.save_atomically(model, paths.last)
             row = member_logs(self.model, k, logs)
             if _improved(paths.history, row.get("val_loss")):
-                _save(model, paths.best)
+                training.save_atomically(model, paths.best)
             _append_row(paths.history, dict(epoch=epoch, **row))
 
 
@@ -132,19 +131,6 @@ def _append_row(path, row):
         if not header:
             writer.writeheader()
         writer.writerow(row)
-
-
-def _save(model, path):
-    partial = path + ".partial.keras"
-    model.save(partial)
-    os.replace(partial, path)
-
-
-def _write_json(path, value):
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(partial, path)
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -210,26 +196,17 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
         distribution.initialize_jax_processes(
             config.coordinator_address, config.num_processes, config.process_id)
 
-    x_train = training._first(data.load_mnist("train", path=config.data)[0], config.train_size)
-    x_test = training._first(data.load_mnist("test", path=config.data)[0], config.test_size)
-    scope, replicas = training.device_scope(config)
-    jit_compile, steps_per_execution = training.compile_settings(config, replicas)
-    with scope:
-        model = build(configs, convolution)
-        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution)
+    x_train, x_test = training.load_images(config)
+    model, replicas = training.compiled_model(config, lambda: build(configs, convolution))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     fixed = replicas > 1
-    if fixed and config.batch_size % replicas:
-        raise ValueError(
-            f"batch_size={config.batch_size} does not split evenly over {replicas} replicas.")
     if data_order == "own":
         train = data.make_family_dataset(x_train, config.batch_size, [c.seed for c in configs],
                                          drop_remainder=fixed, epoch=epoch)
     else:
         train = data.make_dataset(x_train, config.batch_size, seed=config.seed, epoch=epoch,
                                   drop_remainder=fixed)
-    test = data.make_dataset(x_test, min(250, len(x_test)), shuffle=False, drop_remainder=fixed)
+    test = training.test_dataset(x_test, replicas)
     history = model.fit(train, epochs=config.epochs, validation_data=test, shuffle=False,
               verbose=config.verbose, callbacks=[
                   keras.callbacks.TerminateOnNaN(),
@@ -243,7 +220,7 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
                   keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
                   callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
               ] + extra)
-    if not all(math.isfinite(v) for v in history.history.get("loss", [])):
+    if training.diverged(history):
         # The backup holds the diverged weights now: a rerun must not restore them.
         shutil.rmtree(paths.backup, ignore_errors=True)
         raise FloatingPointError(
@@ -275,12 +252,14 @@ def _finish(model, test, configs, member_paths, epochs_done, start):
     for k, (config, paths) in enumerate(zip(configs, member_paths)):
         row = member_logs(model, k, logs)
         metrics.append(row)
-        _save(model.member(k), paths.last)  # The final weights, whatever stopped the run.
+        # The final weights, whatever stopped the run.
+        training.save_atomically(model.member(k), paths.last)
         report = {"test": row, "config": dataclasses.asdict(config),
                   "wall_seconds": wall / len(configs), "family_wall_seconds": wall,
                   "family_members": len(configs), "epochs_done": epochs_done}
         # metrics.json marks a finished run; a partial one says so in another file.
-        _write_json(paths.metrics if finished else partial_metrics_path(paths), report)
+        training.write_json_atomically(
+            paths.metrics if finished else partial_metrics_path(paths), report)
         if finished and os.path.exists(partial_metrics_path(paths)):
             os.remove(partial_metrics_path(paths))
     return dict(metrics=metrics, epochs_done=epochs_done, wall_seconds=wall, finished=finished)

@@ -200,6 +200,22 @@ def device_scope(config):
     return strategy.scope(), strategy.num_replicas_in_sync
 
 
+def save_atomically(model, path):
+    """Saves a model to `path` through a temporary file: never a half-written one."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    partial = path + ".partial.keras"
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def write_json_atomically(path, value):
+    """Writes `value` as JSON to `path` through a temporary file."""
+    partial = path + ".partial"
+    with open(partial, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(partial, path)
+
+
 class LastCheckpoint(keras.callbacks.Callback):
     """Saves the model after every epoch whose loss is finite (atomically)."""
 
@@ -209,9 +225,7 @@ class LastCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs and math.isfinite(logs.get("loss", float("nan"))):
-            partial = self.path + ".partial.keras"
-            self.model.save(partial)
-            os.replace(partial, self.path)  # Never a half-written last.keras.
+            save_atomically(self.model, self.path)
 
 
 def _best_validation_loss(history_path):
@@ -234,6 +248,44 @@ def _set_aside(outdir):
     target = f"{outdir.rstrip(os.sep)}.previous-{stamp}"
     os.rename(outdir, target)
     return target
+
+
+def load_images(config):
+    """The (train, test) MNIST images that `config` asks for (its data file and sizes)."""
+    return (_first(data.load_mnist("train", path=config.data)[0], config.train_size),
+            _first(data.load_mnist("test", path=config.data)[0], config.test_size))
+
+
+def compiled_model(config, build):
+    """`build()`, made and compiled (Adam, `compile_settings`) in `config`'s device scope.
+
+    Returns (model, replicas); with several replicas, `config.batch_size` must
+    split evenly over them.
+    """
+    scope, replicas = device_scope(config)
+    jit_compile, steps_per_execution = compile_settings(config, replicas)
+    with scope:
+        model = build()
+        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile,
+                      steps_per_execution=steps_per_execution)
+    if replicas > 1 and config.batch_size % replicas:
+        raise ValueError(
+            f"batch_size={config.batch_size} does not split evenly over {replicas} replicas."
+        )
+    return model, replicas
+
+
+def test_dataset(x_test, replicas):
+    """The test set in batches of 250 (fewer images: one batch), in order."""
+    # Several replicas split every batch evenly only if it has the full size
+    # (and keras.distribution splits batches of a known, fixed size only).
+    return data.make_dataset(x_test, min(250, len(x_test)), shuffle=False,
+                             drop_remainder=replicas > 1)
+
+
+def diverged(history):
+    """Whether any epoch of a `fit` history ended with a NaN or infinite loss."""
+    return not all(math.isfinite(v) for v in history.history.get("loss", []))
 
 
 def train_and_evaluate(config, outdir, retrain=False):
@@ -260,29 +312,13 @@ def train_and_evaluate(config, outdir, retrain=False):
         )
 
     keras.utils.set_random_seed(config.seed)  # The same initial weights on every worker.
-    x_train = _first(data.load_mnist("train", path=config.data)[0], config.train_size)
-    x_test = _first(data.load_mnist("test", path=config.data)[0], config.test_size)
-
-    scope, replicas = device_scope(config)
-    jit_compile, steps_per_execution = compile_settings(config, replicas)
-    with scope:
-        model = build_model(config)
-        model.compile(keras.optimizers.Adam(config.learning_rate), jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution)
-
+    x_train, x_test = load_images(config)
+    model, replicas = compiled_model(config, lambda: build_model(config))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.
-    # Several replicas split every batch evenly only if it has the full size
-    # (and keras.distribution splits batches of a known, fixed size only).
-    fixed = replicas > 1
-    if fixed and config.batch_size % replicas:
-        raise ValueError(
-            f"batch_size={config.batch_size} does not split evenly over {replicas} replicas."
-        )
     train = data.make_dataset(
-        x_train, config.batch_size, seed=config.seed, epoch=epoch, drop_remainder=fixed
+        x_train, config.batch_size, seed=config.seed, epoch=epoch, drop_remainder=replicas > 1
     )
-    test = data.make_dataset(x_test, 250 if len(x_test) >= 250 else len(x_test), shuffle=False,
-                             drop_remainder=fixed)
+    test = test_dataset(x_test, replicas)
     history = model.fit(
         train,
         epochs=config.epochs,
@@ -291,19 +327,16 @@ def train_and_evaluate(config, outdir, retrain=False):
         callbacks=_callbacks(config, paths, epoch, x_test),
         verbose=config.verbose,
     )
-    losses = history.history.get("loss", [])
-    if losses and not all(math.isfinite(v) for v in losses):
+    if diverged(history):
         raise FloatingPointError(
             f"Training diverged: the loss became NaN or infinite. {paths.last} holds the last "
             "epoch with a finite loss; try a lower --learning_rate."
         )
 
     metrics = model.evaluate(test, verbose=0, return_dict=True)
-    partial = paths.metrics + ".partial"
-    with open(partial, "w") as f:
-        json.dump({"test": metrics, "config": dataclasses.asdict(config),
-                   "wall_seconds": time.perf_counter() - start}, f, indent=2)
-    os.replace(partial, paths.metrics)  # Written last: it marks the run finished.
+    # Written last: it marks the run finished.
+    write_json_atomically(paths.metrics, {"test": metrics, "config": dataclasses.asdict(config),
+                                          "wall_seconds": time.perf_counter() - start})
     return metrics
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
+from keras_svae import training
 from keras_svae.experiments import classifier as classifier_lib
 from keras_svae.experiments import robustness
 from keras_svae.experiments import runs
@@ -148,7 +149,7 @@ def finetuned_classifier(path, classifier, front, images, labels, sigma, epochs=
     noisy = corruption.apply("gaussian", images, sigma, seed=seed)
     outputs = robustness.batched(front, noisy, batch_size)
     model = classifier_lib.fine_tune(classifier, outputs, labels, epochs=epochs)
-    runs.save_atomically(model, path)
+    training.save_atomically(model, path)
     return model
 
 

@@ -279,13 +279,5 @@ def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0, noi
     n = train_size or len(x_train)
     model = classifier.train(x_train[:n], y_train[:n], epochs=epochs, seed=seed,
                              noise_sigma=noise_sigma, architecture=architecture)
-    save_atomically(model, path)
+    training.save_atomically(model, path)
     return model
-
-
-def save_atomically(model, path):
-    """Saves a model to `path` through a temporary file: never a half-written one."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    partial = path + ".partial.keras"
-    model.save(partial)
-    os.replace(partial, path)
