@@ -1,6 +1,7 @@
 r"""Samples per second of randomized-smoothing certification, per front-end.
 
-    KERAS_BACKEND=jax python benchmarks/certify_speed.py --out=docs/certification/speed_jax.md
+    KERAS_BACKEND=jax python benchmarks/certify_speed.py --classifiers=convnet,lenet \
+        --out=docs/certification/speed_jax.md
 
 Runs `smoothing.certify` (n0 + n noisy copies of one test image through
 front-end + classifier, then the counts and the bound) with the base
@@ -13,7 +14,8 @@ classifier called three ways:
   one Keras model, `predict_on_batch`).
 
 Speed does not depend on the weights: the models are untrained, built with
-the experiments' shapes (the classifier of `experiments/classifier.py`).
+the experiments' shapes (the classifiers of `experiments/classifier.py`:
+--classifiers names which, each with every front-end).
 FLOPs per sample come from the networks' shapes (benchmarks/flops.py): a
 front-end's forward (DEEN's x_hat(y): the energy's forward and its input
 gradient, 2 passes) plus the classifier's; the percentage is of the float32
@@ -41,6 +43,8 @@ flags.DEFINE_integer("n", 2000, "Estimation draws per certificate (batched runs)
 flags.DEFINE_integer("n_single", 100, "Estimation draws for the one-copy-per-call loop.")
 flags.DEFINE_integer("batch", 1000, "Noisy copies per call.")
 flags.DEFINE_integer("repeats", 3, "Timed certificates; the best counts.")
+flags.DEFINE_list("classifiers", ["convnet"], "Base classifiers (classifier.ARCHITECTURES).")
+flags.DEFINE_list("front_ends", ["identity", "deen", "vae_sample"], "Front-ends to time.")
 flags.DEFINE_string("out", None, "Also write the table (markdown) here.")
 FLAGS = flags.FLAGS
 
@@ -61,33 +65,33 @@ def main(argv):
     del argv
     keras.utils.set_random_seed(0)
     shape = (28, 28, 1)
-    classifier = classifiers.convnet()
     models = {"identity": None, "deen": DEEN(SIGMA, seed=0), "vae_sample": sigma_vae(SIGMA, seed=0)}
     front_macs = {"identity": 0, "deen": 2 * flops.forward_macs(models["deen"].energy_network, shape),
                   "vae_sample": flops.forward_macs(models["vae_sample"], shape)}
-    classifier_macs = flops.forward_macs(classifier, shape)
     image = np.random.default_rng(0).random(shape).astype("float32")
     peak = timing.matmul_gflops(
         np.random.default_rng(0).random((2048, 2048), dtype=np.float32))
     lines = [f"Backend: {keras.backend.backend()}; float32 matmul peak measured in this run: "
              f"{peak:.0f} GFLOP/s. smoothing.certify at σ = {SIGMA}, samples/s (% of the peak).",
              "",
-             f"| front-end + classifier | MFLOP/sample | one copy per call, eager | "
+             f"| front-end | classifier | MFLOP/sample | one copy per call, eager | "
              f"batch {FLAGS.batch}, eager | batch {FLAGS.batch}, compiled |",
-             "| --- | --- | --- | --- | --- |"]
-    for name, model in models.items():
+             "| --- | --- | --- | --- | --- | --- |"]
+    for arch, name in ((a, f) for a in FLAGS.classifiers for f in FLAGS.front_ends):
+        classifier = classifiers.build(arch)
+        model = models[name]
         front = certification.front_end(name, model, seed=0)
         runs = [
             (certification.base_classifier(front, classifier), FLAGS.n_single, 1),
             (certification.base_classifier(front, classifier), FLAGS.n, FLAGS.batch),
             (certification.compiled_base_classifier(name, model, classifier), FLAGS.n, FLAGS.batch),
         ]
-        flop = 2 * (front_macs[name] + classifier_macs)
+        flop = 2 * (front_macs[name] + flops.forward_macs(classifier, shape))
         cells = []
         for base, n, batch in runs:
             rate = samples_per_second(base, image, n, batch)
             cells.append(f"{rate:,.0f} ({100 * rate * flop / 1e9 / peak:.0f}%)")
-        lines.append(f"| {name} | {flop / 1e6:.1f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {arch} | {flop / 1e6:.1f} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)
