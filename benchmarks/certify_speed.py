@@ -43,8 +43,13 @@ flags.DEFINE_integer("n", 2000, "Estimation draws per certificate (batched runs)
 flags.DEFINE_integer("n_single", 100, "Estimation draws for the one-copy-per-call loop.")
 flags.DEFINE_integer("batch", 1000, "Noisy copies per call.")
 flags.DEFINE_integer("repeats", 3, "Timed certificates; the best counts.")
+FRONT_ENDS = ("identity", "deen", "vae_sample")
 flags.DEFINE_list("classifiers", ["convnet"], "Base classifiers (classifier.ARCHITECTURES).")
-flags.DEFINE_list("front_ends", ["identity", "deen", "vae_sample"], "Front-ends to time.")
+flags.DEFINE_list("front_ends", list(FRONT_ENDS), "Front-ends to time.")
+flags.register_validator("classifiers", lambda names: set(names) <= set(classifiers.ARCHITECTURES),
+                         f"--classifiers must name {tuple(classifiers.ARCHITECTURES)}.")
+flags.register_validator("front_ends", lambda names: set(names) <= set(FRONT_ENDS),
+                         f"--front_ends must name {FRONT_ENDS}.")
 flags.DEFINE_string("out", None, "Also write the table (markdown) here.")
 FLAGS = flags.FLAGS
 
@@ -66,6 +71,7 @@ def main(argv):
     keras.utils.set_random_seed(0)
     shape = (28, 28, 1)
     models = {"identity": None, "deen": DEEN(SIGMA, seed=0), "vae_sample": sigma_vae(SIGMA, seed=0)}
+    # DEEN's x_hat(y) is the energy's forward and its input gradient: two passes.
     front_macs = {"identity": 0, "deen": 2 * flops.forward_macs(models["deen"].energy_network, shape),
                   "vae_sample": flops.forward_macs(models["vae_sample"], shape)}
     image = np.random.default_rng(0).random(shape).astype("float32")

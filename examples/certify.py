@@ -7,15 +7,22 @@ For every smoothing sigma and every --combos entry (front-end:classifier) it
 certifies test images 0, every, 2 every, ... (--num_images of them) with
 Cohen et al.'s CERTIFY (n0, n, alpha) and writes
 <report_dir>/sigma_<sigma>/<front-end>_<classifier>.tsv (Cohen's format; a rerun
-resumes; with --vae_sigma the VAE's sigma, and with --latent_dim other than 100 its dz,
-join the VAE front-ends' names; protocol.json records n0, n, alpha, seed and the images, and a rerun
-with other settings is refused), then summary_sigma_<sigma>.{md,json,png}: certified accuracy at
-radii 0, 0.25, ..., 2.5. A classifier's file and row name its settings where they are not
-the defaults (certification.classifier_label: e.g. noise_lenet_15epochs). Classifiers:
-"clean" (trained on clean MNIST), "noise" (trained with Gaussian noise at the smoothing sigma: Cohen's
-baseline), "finetuned" (the clean one fitted further on the front-end's
-outputs of noisy training images; kept beside the family's models). DEEN
-and the sigma-VAE are the family's
+resumes; protocol.json records n0, n, alpha, seed and the images, and a rerun
+with other settings is refused), then summary_sigma_<sigma>.{md,json,png}:
+certified accuracy at radii 0, 0.25, ..., 2.5.
+
+Names carry every setting that is not the default, so that different models
+never share a file: with --vae_sigma the VAE's sigma and with --latent_dim other
+than 100 its dz join the VAE front-ends' names (vae_mean_dz784); the classifiers'
+architecture and epochs join the classifier's name
+(`certification.classifier_label`: identity_noise_lenet_15epochs.tsv); both
+join the summary's (summary_sigma_1_lenet_15epochs.md).
+
+Classifiers (--classifier_architecture: the robustness ConvNet or the smoothing
+literature's LeNet): "clean" (trained on clean MNIST), "noise" (trained with
+Gaussian noise at the smoothing sigma: Cohen's baseline), "finetuned" (the
+clean one fitted further on the front-end's outputs of noisy training images;
+kept beside the family's models). DEEN and the sigma-VAE are the family's
 models at the smoothing sigma (--vae_sigma overrides the VAE's), trained if
 missing.
 """
@@ -32,6 +39,7 @@ from absl import flags  # noqa: E402
 from keras_svae import data  # noqa: E402
 from keras_svae import training  # noqa: E402
 from keras_svae.experiments import certification  # noqa: E402
+from keras_svae.experiments import classifier  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 
 cli.define_family_flags()
@@ -49,7 +57,7 @@ flags.DEFINE_integer("num_images", 500, "Test images to certify.")
 flags.DEFINE_integer("every", 20, "Certify test images 0, every, 2 every, ...")
 flags.DEFINE_integer("certify_batch", 1000, "Noisy copies per classifier call.")
 flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the clean and noise classifiers.")
-flags.DEFINE_enum("classifier_architecture", "convnet", ["convnet", "lenet"],
+flags.DEFINE_enum("classifier_architecture", "convnet", list(classifier.ARCHITECTURES),
                   "The base classifiers' network (experiments/classifier.py): the ConvNet of "
                   "the robustness experiments, or the LeNet of the smoothing literature's "
                   "MNIST results (a third of the FLOPs).")
@@ -67,6 +75,12 @@ def vae_suffix():
     if FLAGS.latent_dim != training.TrainConfig.latent_dim:
         suffix += f"_dz{FLAGS.latent_dim}"
     return suffix
+
+
+def classifier_suffix():
+    """What names the classifiers' settings where they are not the defaults."""
+    return certification.classifier_settings(FLAGS.classifier_architecture,
+                                             FLAGS.classifier_epochs, FLAGS.finetune_epochs)
 
 
 def main(argv):
@@ -106,7 +120,8 @@ def main(argv):
             summaries[label, judge_name] = certification.summary(rows, sigma, FLAGS.n,
                                                                       FLAGS.alpha)
         print(certification.write_summary(
-            os.path.join(cli.report_dir(FLAGS), f"summary_sigma_{sigma:g}{vae}"), summaries,
+            os.path.join(cli.report_dir(FLAGS),
+                         f"summary_sigma_{sigma:g}{vae}{classifier_suffix()}"), summaries,
             f"MNIST, σ = {sigma:g}, n = {FLAGS.n}, α = {FLAGS.alpha:g}, {len(indices)} images"))
 
 

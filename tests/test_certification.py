@@ -190,8 +190,10 @@ def test_a_classifier_is_named_by_its_settings():
     # Anything else is named, so certificates of different classifiers never share a file.
     assert certification.classifier_label("noise", "lenet", 15) == "noise_lenet_15epochs"
     assert certification.classifier_label("clean", epochs=1) == "clean_1epochs"
-    assert certification.classifier_label("finetuned", finetune_epochs=2) == "finetuned_tuned2epochs"
+    assert (certification.classifier_label("finetuned", finetune_epochs=2)
+            == "finetuned_tuned2epochs")
     assert certification.classifier_label("clean", finetune_epochs=2) == "clean"  # Not fine-tuned.
+    assert certification.classifier_settings("lenet", 3, 2) == "_lenet_tuned2epochs"
     assert (runs.classifier_name(15, 1000, 1, 0.25, "lenet")
             == "classifier_lenet_noise0.25_15epochs_1000images_seed1")
     with pytest.raises(ValueError, match="architecture must be one of"):
@@ -213,5 +215,8 @@ def test_the_family_trains_the_asked_architecture(tmp_path):
     certification.classifier_for("noise", *args, epochs=15, architecture="lenet")
     certification.classifier_for("clean", *args, architecture="lenet")
     certification.classifier_for("finetuned", *args, epochs=15, architecture="lenet")
-    assert asked == [(15, 0, 0.5, "lenet"), (3, 0, 0.0, "lenet"), (15, 0, 0.0, "lenet")]
+    certification.classifier_for("finetuned", *args)  # The defaults: the name runs/ caches have.
+    assert asked == [(15, 0, 0.5, "lenet"), (3, 0, 0.0, "lenet"), (15, 0, 0.0, "lenet"),
+                     (3, 0, 0.0, "convnet")]
     assert (tmp_path / "classifier_finetuned_lenet_15epochs_identity_sigma0.5_seed0.keras").exists()
+    assert (tmp_path / "classifier_finetuned_identity_sigma0.5_seed0.keras").exists()

@@ -143,7 +143,7 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
         lines = (certified / "sigma_0.9" / f"{combo}.tsv").read_text().splitlines()
         assert lines[0] == "idx\tlabel\tpredict\tradius\tcorrect\ttime"
         assert [line.split("\t")[0] for line in lines[1:]] == ["0", "25", "50", "75"]
-    summary = json.loads((certified / "summary_sigma_0.9_dz8.json").read_text())
+    summary = json.loads((certified / "summary_sigma_0.9_dz8_1epochs.json").read_text())
     assert set(summary) == {"identity:clean_1epochs", "identity:noise_1epochs",
                             "deen:finetuned_1epochs", "vae_sample_dz8:clean_1epochs"}
     assert all(s["images"] == 4 and s["n"] == 50 for s in summary.values())
@@ -155,6 +155,11 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
                 "--combos=identity:noise", *tiny, f"--report_dir={certified}")
     lenet = (certified / "sigma_0.9" / "identity_noise_lenet_1epochs.tsv").read_text()
     assert len(lenet.splitlines()) == 1 + 4
+    # Its summary is its own: the ConvNets' summary keeps its four rows.
+    lenet_summary = json.loads(
+        (certified / "summary_sigma_0.9_dz8_lenet_1epochs.json").read_text())
+    assert set(lenet_summary) == {"identity:noise_lenet_1epochs"}
+    assert summary == json.loads((certified / "summary_sigma_0.9_dz8_1epochs.json").read_text())
     assert (tmp_path / "runs" / "classifier_lenet_noise0.9_1epochs_128images_seed0.keras").exists()
 
 

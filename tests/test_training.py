@@ -206,3 +206,37 @@ def test_tensorflow_uses_xla_for_the_vaes_at_small_batches_only(monkeypatch):
 def test_bad_compile_settings(field, value, match):
     with pytest.raises(ValueError, match=match):
         training.compile_settings(TrainConfig(**{field: value}))
+
+
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused(monkeypatch):
+    import contextlib
+    monkeypatch.setattr(training, "device_scope", lambda config: (contextlib.nullcontext(), 3))
+    with pytest.raises(ValueError, match="batch_size=16 does not split evenly over 3 replicas"):
+        training.compiled_model(TrainConfig(batch_size=16), lambda: keras.Sequential([]))
+    model, replicas = training.compiled_model(TrainConfig(batch_size=18),
+                                              lambda: keras.Sequential([]))
+    assert replicas == 3 and model.compiled
+
+
+def test_the_test_set_comes_in_order_and_whole():
+    images = np.arange(8 * 4, dtype="float32").reshape(8, 2, 2, 1) / 32.0
+    for replicas in (1, 2):  # Fewer than 250 images: one batch of them all, also when the
+        # batches must be full for the replicas.
+        batches = [np.asarray(b) for b in training.test_dataset(images, replicas)]
+        assert [len(b) for b in batches] == [8]
+        np.testing.assert_array_equal(batches[0], images)
+    many = np.zeros((600, 2, 2, 1), "float32")
+    assert [len(b) for b in training.test_dataset(many, replicas=1)] == [250, 250, 100]
+    assert [len(b) for b in training.test_dataset(many, replicas=2)] == [250, 250]
+
+
+def test_json_and_models_are_written_whole(tmp_path):
+    path = tmp_path / "deep" / "metrics.json"
+    path.parent.mkdir()
+    training.write_json_atomically(str(path), {"kl": 1.5})
+    assert json.loads(path.read_text()) == {"kl": 1.5}
+    assert os.listdir(path.parent) == ["metrics.json"]  # No partial file left behind.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    target = tmp_path / "new" / "last.keras"  # The folder is made.
+    training.save_atomically(model, str(target))
+    assert os.listdir(target.parent) == ["last.keras"]

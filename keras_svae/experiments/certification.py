@@ -28,7 +28,6 @@ from keras_svae import corruption
 from keras_svae import training
 from keras_svae.experiments import classifier as classifier_lib
 from keras_svae.experiments import robustness
-from keras_svae.experiments import runs
 from keras_svae.experiments import smoothing
 
 FRONT_ENDS = ("identity", "deen", "vae_sample", "vae_mean", "vae_average")
@@ -273,16 +272,24 @@ def classifier_for(name, family, sigma, front_name, front, train_images, train_l
                                 epochs=finetune_epochs, seed=seed)
 
 
+def classifier_settings(architecture="convnet", epochs=3, finetune_epochs=1):
+    """The classifiers' settings that are not the defaults, as a name suffix: "" for the
+    defaults, e.g. "_lenet_15epochs" or "_tuned2epochs" (fine-tuning epochs)."""
+    suffix = "" if architecture == "convnet" else f"_{architecture}"
+    if epochs != 3:
+        suffix += f"_{epochs}epochs"
+    if finetune_epochs != 1:
+        suffix += f"_tuned{finetune_epochs}epochs"
+    return suffix
+
+
 def classifier_label(name, architecture="convnet", epochs=3, finetune_epochs=1):
     """How a certify file and a summary row name a classifier: `name`, then whatever of its
     settings is not the default (e.g. "noise_lenet_15epochs"), so that certificates of
-    differently trained classifiers never share a file."""
-    label = name if architecture == "convnet" else f"{name}_{architecture}"
-    if epochs != 3:
-        label += f"_{epochs}epochs"
-    if name == "finetuned" and finetune_epochs != 1:
-        label += f"_tuned{finetune_epochs}epochs"
-    return label
+    differently trained classifiers never share a file. Fine-tuning epochs name only
+    the fine-tuned classifier."""
+    tuning = finetune_epochs if name == "finetuned" else 1
+    return name + classifier_settings(architecture, epochs, tuning)
 
 
 def write_summary(stem, summaries, title):

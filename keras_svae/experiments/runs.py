@@ -258,6 +258,7 @@ def classifier_name(epochs=3, train_size=0, seed=0, noise_sigma=0.0, architectur
     augmentation at noise_sigma (Cohen et al.'s base classifier) and the LeNet,
     classifier_lenet_noise0.7_20epochs_seed0. The ConvNet, the first architecture,
     goes unnamed: its files keep the names they had before there was a choice.
+    (A fine-tuned classifier's file is named by `certification.classifier_for`.)
     """
     arch = "" if architecture == "convnet" else f"_{architecture}"
     images = f"_{train_size}images" if train_size else ""
