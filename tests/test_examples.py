@@ -206,3 +206,12 @@ def test_compare_certificates_prints_the_paired_gap(tmp_path):
                          str(tmp_path / "b.tsv"), "--radii=0.5,0.8")
     assert "| 0.5 | 100.0 | 50.0 | 50.0 | 50.0 | 1 | 0 | 2 |" in result.stdout
     assert "| 0.8 | 50.0 | 0.0 | 50.0 | 50.0 | 1 | 0 | 2 |" in result.stdout
+    # A file of more images: compared on the common ones only when asked.
+    (tmp_path / "c.tsv").write_text((tmp_path / "b.tsv").read_text() + "2\t4\t4\t2.0\t1\t0.1\n")
+    refused = subprocess.run([sys.executable, str(REPO / "examples" / "compare_certificates.py"),
+                              str(tmp_path / "a.tsv"), str(tmp_path / "c.tsv")],
+                             capture_output=True, text=True, cwd=REPO)
+    assert refused.returncode != 0 and "1 not in both" in refused.stderr
+    common = run_example("compare_certificates.py", str(tmp_path / "a.tsv"),
+                         str(tmp_path / "c.tsv"), "--radii=0.5", "--common")
+    assert "| 0.5 | 100.0 | 50.0 | 50.0 | 50.0 | 1 | 0 | 2 |" in common.stdout
