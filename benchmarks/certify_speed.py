@@ -66,6 +66,22 @@ def samples_per_second(base, image, n, batch):
     return timing.best_rate(run, n0 + n, FLAGS.repeats)
 
 
+def _row(name, model, arch, classifier, macs, image, peak):
+    """One table row: the three ways of calling front-end `name` + `classifier`."""
+    front = certification.front_end(name, model, seed=0)
+    runs = [
+        (certification.base_classifier(front, classifier), FLAGS.n_single, 1),
+        (certification.base_classifier(front, classifier), FLAGS.n, FLAGS.batch),
+        (certification.compiled_base_classifier(name, model, classifier), FLAGS.n, FLAGS.batch),
+    ]
+    flop = 2 * macs
+    cells = []
+    for base, n, batch in runs:
+        rate = samples_per_second(base, image, n, batch)
+        cells.append(f"{rate:,.0f} ({100 * rate * flop / 1e9 / peak:.0f}%)")
+    return f"| {name} | {arch} | {flop / 1e6:.1f} | " + " | ".join(cells) + " |"
+
+
 def main(argv):
     del argv
     keras.utils.set_random_seed(0)
@@ -83,22 +99,13 @@ def main(argv):
              f"| front-end | classifier | MFLOP/sample | one copy per call, eager | "
              f"batch {FLAGS.batch}, eager | batch {FLAGS.batch}, compiled |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for arch, name in ((a, f) for a in FLAGS.classifiers for f in FLAGS.front_ends):
+    for arch in FLAGS.classifiers:
         classifier = classifiers.build(arch)
-        model = models[name]
-        front = certification.front_end(name, model, seed=0)
-        runs = [
-            (certification.base_classifier(front, classifier), FLAGS.n_single, 1),
-            (certification.base_classifier(front, classifier), FLAGS.n, FLAGS.batch),
-            (certification.compiled_base_classifier(name, model, classifier), FLAGS.n, FLAGS.batch),
-        ]
-        flop = 2 * (front_macs[name] + flops.forward_macs(classifier, shape))
-        cells = []
-        for base, n, batch in runs:
-            rate = samples_per_second(base, image, n, batch)
-            cells.append(f"{rate:,.0f} ({100 * rate * flop / 1e9 / peak:.0f}%)")
-        lines.append(f"| {name} | {arch} | {flop / 1e6:.1f} | " + " | ".join(cells) + " |")
-        print(lines[-1], flush=True)
+        classifier_macs = flops.forward_macs(classifier, shape)
+        for name in FLAGS.front_ends:
+            macs = front_macs[name] + classifier_macs
+            lines.append(_row(name, models[name], arch, classifier, macs, image, peak))
+            print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)
     if FLAGS.out:

@@ -24,6 +24,7 @@ matplotlib.use("Agg")  # Files only; no display.
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_svae import family_training  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import paper  # noqa: E402
 from keras_svae.experiments import scaling_laws  # noqa: E402
@@ -35,7 +36,7 @@ flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas (alpha
 flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
 flags.DEFINE_bool("family", False, "Train the sweep as one SigmaVAEFamily instead of one model "
                   "after another.")
-flags.DEFINE_enum("data_order", "auto", ["auto", "shared", "own"], "With --family: every "
+flags.DEFINE_enum("data_order", "auto", list(family_training.DATA_ORDERS), "With --family: every "
                   "member sees the same batches (shared), or each its own seed's order (own); "
                   "auto: shared when all seeds are equal.")
 flags.DEFINE_float("time_limit_minutes", 0, "With --family: stop after the last epoch that "

@@ -64,11 +64,16 @@ def lenet(image_shape=(28, 28, 1), num_classes=10, noise_sigma=0.0, name="lenet"
 ARCHITECTURES = {"convnet": convnet, "lenet": lenet}
 
 
-def build(architecture, image_shape=(28, 28, 1), num_classes=10, noise_sigma=0.0):
-    """The uncompiled classifier `architecture` (a key of `ARCHITECTURES`)."""
+def check_architecture(architecture):
+    """ValueError naming the choices unless `architecture` is a key of `ARCHITECTURES`."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {tuple(ARCHITECTURES)}, got "
                          f"{architecture!r}.")
+
+
+def build(architecture, image_shape=(28, 28, 1), num_classes=10, noise_sigma=0.0):
+    """The uncompiled classifier `architecture` (a key of `ARCHITECTURES`)."""
+    check_architecture(architecture)
     return ARCHITECTURES[architecture](image_shape, num_classes, noise_sigma=noise_sigma)
 
 

@@ -269,9 +269,7 @@ def classifier_name(epochs=3, train_size=0, seed=0, noise_sigma=0.0, architectur
 def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0, noise_sigma=0.0,
                        architecture="convnet"):
     """The MNIST classifier, trained if absent, at <root>/`classifier_name(...)`.keras."""
-    if architecture not in classifier.ARCHITECTURES:  # Before a name is made of it.
-        raise ValueError(f"architecture must be one of {tuple(classifier.ARCHITECTURES)}, "
-                         f"got {architecture!r}.")
+    classifier.check_architecture(architecture)  # Before a name is made of it.
     path = os.path.join(root, classifier_name(epochs, train_size, seed, noise_sigma,
                                               architecture) + ".keras")
     if os.path.exists(path):
