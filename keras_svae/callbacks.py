@@ -27,6 +27,7 @@ from keras import ops
 from tensorboard.plugins.hparams import api as hparams_api
 
 from keras_svae import corruption
+from keras_svae import seeding
 from keras_svae import vae
 
 DEFAULT_NOISES = (("gaussian", 0.5), ("gaussian", 0.9), ("laplace", 0.4), ("salt_and_pepper", 0.5))
@@ -100,13 +101,14 @@ class RobustnessImages(callbacks.Callback):
         self.images = np.asarray(images, np.float32)
         self.noises = tuple(noises)
         self.num_samples = num_samples
-        self.seed = seed
-        # The noisy inputs are drawn once: every epoch sees the same ones.
+        # Fixed int seeds: every epoch sees the same noisy inputs and the same draws.
+        self.draws_seed = seeding.derive(seed, seeding.TENSORBOARD, seeding.DRAWS)
+        self.samples_seed = seeding.derive(seed, seeding.TENSORBOARD, seeding.SAMPLES)
         self.noisy = {
-            f"{kind}_{level}": np.asarray(
-                corruption.apply(kind, self.images, level, seed=seed)
-            )
-            for kind, level in self.noises
+            f"{kind}_{level}": np.asarray(corruption.apply(
+                kind, self.images, level, seed=seeding.derive(seed, seeding.TENSORBOARD,
+                                                              seeding.NOISE, j)))
+            for j, (kind, level) in enumerate(self.noises)
         }
         self._writer = None
 
@@ -115,12 +117,12 @@ class RobustnessImages(callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.logdir)
         with self._writer.as_default(step=epoch), tf.summary.record_if(True):
             for name, noisy in self.noisy.items():
-                output = ops.convert_to_numpy(self.model.estimate(noisy, seed=self.seed))
+                output = ops.convert_to_numpy(self.model.estimate(noisy, seed=self.draws_seed))
                 grid = image_grid([self.images, noisy, output])
                 tf.summary.image(f"robustness/{name}", grid,
                                  description="rows: clean x, noisy y, the model's estimate of x")
             if self.num_samples and isinstance(self.model, vae.SigmaVAE):  # DEEN cannot sample.
-                samples = ops.convert_to_numpy(self.model.sample(self.num_samples, seed=self.seed))
+                samples = ops.convert_to_numpy(self.model.sample(self.num_samples, seed=self.samples_seed))
                 side = int(np.ceil(np.sqrt(self.num_samples)))
                 padded = np.zeros((side * side,) + samples.shape[1:], np.float32)
                 padded[: len(samples)] = samples

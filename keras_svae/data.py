@@ -24,6 +24,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from keras_svae import seeding
+
 ENV_VAR = "KERAS_SVAE_MNIST"
 SPLITS = ("train", "test")
 
@@ -148,7 +150,7 @@ def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=Fal
         images: float32 array (N, height, width, channels).
         batch_size: int > 0.
         shuffle: shuffle the whole set each epoch.
-        seed: int or None, the shuffle seed.
+        seed: int or None, the shuffle seed (the stream `seeding.DATA_ORDER` of it).
         drop_remainder: drop the last partial batch.
         epoch: optional int64 `tf.Variable` holding the epoch about to run
             (kept current by `callbacks.EpochSeed`). The order of epoch e is
@@ -162,7 +164,8 @@ def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=Fal
     else:
         dataset = tf.data.Dataset.from_tensor_slices(images)
         if shuffle:
-            dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(len(images), reshuffle_each_iteration=True, seed=(
+                None if seed is None else seeding.derive(seed, seeding.DATA_ORDER)))
         dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
@@ -204,7 +207,8 @@ def make_family_dataset(images, batch_size, seeds, drop_remainder=False, epoch=N
 
 def _permutation(n, seed, epoch):
     """The order of epoch `epoch` under `seed`: a function of the two alone."""
-    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    key = tf.stack([tf.constant(seeding.derive(seed, seeding.DATA_ORDER), tf.int64),
+                    tf.cast(epoch, tf.int64)])
     return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
 
 

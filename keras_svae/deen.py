@@ -25,6 +25,7 @@ from keras_svae import input_gradient
 from keras_svae import networks
 from keras_svae import random_state
 from keras_svae import reductions
+from keras_svae import seeding
 from keras_svae import validation
 
 
@@ -64,7 +65,7 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
         self.energy_network = (
             networks.EnergyNetwork(dtype=self.dtype_policy) if energy is None else energy
         )
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = seeding.generator(seed, seeding.TRAINING_NOISE)
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.noisy_mse_tracker = keras.metrics.Mean(name="noisy_mse")
         self.build((None,) + self.data_shape)

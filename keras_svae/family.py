@@ -36,6 +36,7 @@ from keras_svae import imaginary_noise
 from keras_svae import posterior
 from keras_svae import random_state
 from keras_svae import reductions
+from keras_svae import seeding
 from keras_svae import validation
 from keras_svae import vae
 
@@ -128,7 +129,8 @@ class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.
             dtype=self.dtype_policy)
         self.decoder = family_networks.FamilyDecoder(k, self.data_shape, decoder_units,
                                                      name="decoder", dtype=self.dtype_policy)
-        self.seed_generators = [keras.random.SeedGenerator(m["seed"]) for m in self.members]
+        self.seed_generators = [seeding.generator(m["seed"], seeding.POSTERIOR)
+                                for m in self.members]
         # PyTorch refuses "." in a variable's path, so trackers are named with "_"
         # and `get_metrics_result` reports the labels as they are.
         self.trackers = {f"{name}/{label}": keras.metrics.Mean(name=_safe(f"{name}/{label}"))

@@ -39,6 +39,7 @@ from keras_svae import callbacks
 from keras_svae import data
 from keras_svae import distribution
 from keras_svae import family
+from keras_svae import seeding
 from keras_svae import training
 
 _MEMBER_FIELDS = ("sigma", "alpha", "beta", "seed", "model")
@@ -74,7 +75,7 @@ def build(configs, convolution="auto"):
     models = []
     for config in configs:
         member_spec(config)  # Refuses what a family cannot hold (DEEN).
-        keras.utils.set_random_seed(config.seed)
+        seeding.set_weights_seed(config.seed)
         models.append(training.build_model(config))
     return family.SigmaVAEFamily.from_members(models, convolution=convolution)
 

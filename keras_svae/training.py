@@ -40,6 +40,7 @@ from keras_svae import data
 from keras_svae import deen
 from keras_svae import distribution
 from keras_svae import networks
+from keras_svae import seeding
 from keras_svae import vae
 
 MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae", "deen")
@@ -311,7 +312,7 @@ def train_and_evaluate(config, outdir, retrain=False):
             config.coordinator_address, config.num_processes, config.process_id
         )
 
-    keras.utils.set_random_seed(config.seed)  # The same initial weights on every worker.
+    seeding.set_weights_seed(config.seed)  # The same initial weights on every worker.
     x_train, x_test = load_images(config)
     model, replicas = compiled_model(config, lambda: build_model(config))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.

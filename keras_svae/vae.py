@@ -27,6 +27,7 @@ from keras_svae import networks
 from keras_svae import posterior
 from keras_svae import random_state
 from keras_svae import reductions
+from keras_svae import seeding
 from keras_svae import validation
 
 
@@ -110,7 +111,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         self.decoder = networks.Decoder(
             self.data_shape, decoder_units, name="decoder", dtype=self.dtype_policy
         )
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = seeding.generator(seed, seeding.POSTERIOR)
 
         # Metrics; Keras adds its own `loss` tracker at compile time.
         self.recon_tracker = keras.metrics.Mean(name="recon")

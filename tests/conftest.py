@@ -12,6 +12,7 @@ that needs MNIST fails with `data.HOW_TO_PROVIDE`.
 import os
 import pathlib
 import tempfile
+import zlib
 
 # JAX compiles the same small models in many tests and subprocesses: a persistent
 # compilation cache, shared by the xdist workers and the examples they start, saves
@@ -85,6 +86,13 @@ def mnist_path():
 @pytest.fixture(autouse=True)
 def _seeded():
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture
+def rng(request):
+    """A NumPy generator of this test's own, seeded by its id: its draws never depend on
+    which tests ran before it in the same process, nor on how xdist shares them out."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
 def to_numpy(x):

@@ -9,8 +9,7 @@ from keras_svae import DEEN, networks, sigma_vae
 from keras_svae.experiments import certification, classifier, runs, smoothing
 
 SHAPE = SMALL["data_shape"]
-RNG = np.random.default_rng(0)
-Y = RNG.normal(0.5, 0.7, (5,) + SHAPE).astype("float32")
+Y = np.random.default_rng(0).normal(0.5, 0.7, (5,) + SHAPE).astype("float32")
 
 
 def point_mass_vae(mean=0.2):
@@ -144,9 +143,9 @@ def test_summary_and_table():
     assert "| deen | clean | 50.0 | 50.0 | 25.0 | 25.0 | 25.0 | 0.50 |" in table
 
 
-def test_fine_tuning_on_front_end_outputs_is_cached(tmp_path):
-    images = RNG.uniform(size=(64, 28, 28, 1)).astype("float32")
-    labels = RNG.integers(0, 2, 64)
+def test_fine_tuning_on_front_end_outputs_is_cached(tmp_path, rng):
+    images = rng.uniform(size=(64, 28, 28, 1)).astype("float32")
+    labels = rng.integers(0, 2, 64)
     base = classifier.train(images, labels, epochs=1, batch_size=32)
     before = [to_numpy(w).copy() for w in base.weights]
     path = str(tmp_path / "finetuned.keras")
@@ -200,7 +199,7 @@ def test_a_classifier_is_named_by_its_settings():
         runs.trained_classifier("unused", architecture="resnet")
 
 
-def test_the_family_trains_the_asked_architecture(tmp_path):
+def test_the_family_trains_the_asked_architecture(tmp_path, rng):
     asked = []
 
     class Family:
@@ -211,7 +210,7 @@ def test_the_family_trains_the_asked_architecture(tmp_path):
             return classifier.build(architecture, (28, 28, 1), 2)  # LeNet needs 28 x 28.
 
     args = (Family(), 0.5, "identity", certification.front_end("identity"),
-            RNG.uniform(size=(8, 28, 28, 1)).astype("float32"), RNG.integers(0, 2, 8))
+            rng.uniform(size=(8, 28, 28, 1)).astype("float32"), rng.integers(0, 2, 8))
     certification.classifier_for("noise", *args, epochs=15, architecture="lenet")
     certification.classifier_for("clean", *args, architecture="lenet")
     certification.classifier_for("finetuned", *args, epochs=15, architecture="lenet")

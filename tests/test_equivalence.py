@@ -7,9 +7,8 @@ from keras_svae.experiments import equivalence
 
 NETWORK = dict(data_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
                decoder_units=32)
-RNG = np.random.default_rng(0)
-IMAGES = RNG.uniform(size=(320, 8, 8, 1)).astype("float32")
-TEST = RNG.uniform(size=(250, 8, 8, 1)).astype("float32")
+IMAGES = np.random.default_rng(0).uniform(size=(320, 8, 8, 1)).astype("float32")
+TEST = np.random.default_rng(1).uniform(size=(250, 8, 8, 1)).astype("float32")
 
 
 def run(**kwargs):

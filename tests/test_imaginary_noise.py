@@ -7,9 +7,8 @@ from scipy import special, stats
 from conftest import to_numpy
 from keras_svae import imaginary_noise
 
-RNG = np.random.default_rng(0)
-X = RNG.uniform(0.0, 1.0, size=(5, 4, 3, 2)).astype("float32")
-LOGITS = RNG.normal(0.0, 2.0, size=X.shape).astype("float32")
+X = np.random.default_rng(0).uniform(0.0, 1.0, size=(5, 4, 3, 2)).astype("float32")
+LOGITS = np.random.default_rng(1).normal(0.0, 2.0, size=X.shape).astype("float32")
 X_HAT = special.expit(LOGITS.astype("float64"))
 
 

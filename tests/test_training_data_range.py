@@ -8,8 +8,7 @@ import tensorflow as tf
 from conftest import SMALL, assert_weights_equal, to_numpy, weights_of
 from keras_svae import DEEN, SigmaVAE, networks
 
-RNG = np.random.default_rng(11)
-CLEAN = RNG.uniform(size=(8, 8, 8, 1)).astype("float32")
+CLEAN = np.random.default_rng(11).uniform(size=(8, 8, 8, 1)).astype("float32")
 RAW_UINT8 = np.round(CLEAN * 255).astype(np.uint8)  # MNIST as stored: 0-255.
 NEGATIVE = CLEAN - 0.25
 SCALES = {"gaussian": 0.5, "laplace": 0.5, "bernoulli": None}
@@ -70,19 +69,19 @@ def test_data_in_the_range_trains(noise):
     assert any(not np.array_equal(a, b) for a, b in zip(before, weights_of(model)))
 
 
-def test_inference_takes_noisy_images_of_any_range():
+def test_inference_takes_noisy_images_of_any_range(rng):
     model = compiled("gaussian")
-    noisy = CLEAN + 2.0 * RNG.standard_normal(CLEAN.shape).astype("float32")
+    noisy = CLEAN + 2.0 * rng.standard_normal(CLEAN.shape).astype("float32")
     assert noisy.min() < 0 and noisy.max() > 1
     outputs = [model.reconstruct(noisy), model.encode(noisy)[0], model.loss_terms(noisy)["kl"],
                model.elbo(noisy), model.predict(noisy, verbose=0)["z"]]
     assert all(np.isfinite(to_numpy(o)).all() for o in outputs)
 
 
-def test_deen_pairs_need_not_lie_in_the_range():
+def test_deen_pairs_need_not_lie_in_the_range(rng):
     model = DEEN(0.5, energy=networks.MLPEnergy((8,)), data_shape=(3,), seed=0)
     model.compile(keras.optimizers.SGD(0.01))
-    x = 3.0 * RNG.standard_normal((16, 3)).astype("float32")  # Standardised measurements.
+    x = 3.0 * rng.standard_normal((16, 3)).astype("float32")  # Standardised measurements.
     before = weights_of(model)
     history = model.fit(x + 0.5, x, epochs=1, batch_size=8, verbose=0)
     assert np.isfinite(history.history["loss"]).all()

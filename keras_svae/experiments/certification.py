@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
+from keras_svae import seeding
 from keras_svae import training
 from keras_svae.experiments import classifier as classifier_lib
 from keras_svae.experiments import robustness
@@ -39,8 +40,8 @@ def front_end(name, model=None, seed=0, k=4):
     Args:
         name: a key of `FRONT_ENDS`.
         model: the DEEN for "deen", the sigma-VAE for the "vae_*" front-ends.
-        seed: int or `keras.random.SeedGenerator`, the posterior draws' generator
-            (one for every call).
+        seed: the posterior draws' generator (one for every call): a
+            `keras.random.SeedGenerator`, or an int, the stream (seed, `seeding.FRONT_END`).
         k: the number of draws "vae_average" averages.
     """
     if name not in FRONT_ENDS:
@@ -51,6 +52,8 @@ def front_end(name, model=None, seed=0, k=4):
         raise ValueError(f"The {name} front-end needs a trained model.")
     if name == "vae_mean":
         return lambda y: model.reconstruct(y, sample=False)
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = seeding.generator(seed, seeding.FRONT_END)
     draw = robustness.estimator(model, seed)  # DEEN's x_hat(y); a VAE's seeded x_hat(z).
     if name in ("deen", "vae_sample"):
         return draw
@@ -73,8 +76,10 @@ def check_protocol(folder, protocol):
     """Refuses a folder of certify files made with another protocol; records it otherwise.
 
     `protocol` (e.g. n0, n, alpha, seed, the images) goes to <folder>/protocol.json, so that
-    a rerun resumes only what the same settings began.
+    a rerun resumes only what the same settings began. The seeding scheme is recorded
+    with it (`seeding.SCHEME`): a folder begun with other random streams is refused.
     """
+    protocol = dict(protocol, seeding=seeding.SCHEME)
     path = os.path.join(folder, "protocol.json")
     if os.path.exists(path):
         with open(path) as f:
@@ -115,7 +120,7 @@ class FrontEndClassifier(keras.Model):
         self.front_model = model
         self.classifier = classifier
         # Tracked by the model, so that a compiled call threads its state through.
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = seeding.generator(seed, seeding.FRONT_END)
         self._front = front_end(front_name, model, self.seed_generator, k)
 
     def estimate(self, y):
@@ -145,7 +150,8 @@ def finetuned_classifier(path, classifier, front, images, labels, sigma, epochs=
     """
     if os.path.exists(path):
         return keras.saving.load_model(path)
-    noisy = corruption.apply("gaussian", images, sigma, seed=seed)
+    noisy = corruption.apply("gaussian", images, sigma,
+                             seed=seeding.derive(seed, seeding.FINE_TUNING))
     outputs = robustness.batched(front, noisy, batch_size)
     model = classifier_lib.fine_tune(classifier, outputs, labels, epochs=epochs)
     training.save_atomically(model, path)

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from keras_svae import seeding
 from keras_svae import validation
 
 
@@ -104,7 +105,7 @@ def train(images, labels, epochs=3, batch_size=128, learning_rate=1e-3, seed=0, 
             f"labels must be integer class indices of shape ({len(images)},), got dtype "
             f"{labels.dtype} and shape {labels.shape}."
         )
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seeding.derive(seed, seeding.CLASSIFIER))
     model = build(architecture, images.shape[1:], int(labels.max()) + 1, noise_sigma)
     model.compile(
         keras.optimizers.Adam(learning_rate),

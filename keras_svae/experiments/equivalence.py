@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from keras_svae import callbacks
 from keras_svae import data
+from keras_svae import seeding
 from keras_svae import vae
 
 
@@ -68,7 +69,7 @@ def train_pair(images, test_images, noise="gaussian", scale_1=0.3, scale_2=0.9,
     """
     c = factor(noise, scale_1, scale_2)
     beta = equivalent_beta(noise, scale_1, scale_2)
-    keras.utils.set_random_seed(seed)
+    seeding.set_weights_seed(seed)
     model_2 = vae.SigmaVAE(noise=noise, scale=scale_2, seed=seed, **network)
     model_1 = vae.SigmaVAE(noise=noise, scale=scale_1, beta=beta, seed=seed, **network)
     model_1.set_weights(model_2.get_weights())

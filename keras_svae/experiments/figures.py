@@ -1,8 +1,8 @@
 """The paper's robustness figures (Figures 2-6) and prior samples (Appendix C).
 
 Every panel is a grid of 28x28 digits. The noisy images are drawn once per
-figure, from the given seed, and held fixed for every model, as in the paper;
-each model's estimate is its `estimate(y, seed)` (x_hat(z), z ~ q(z|y), for
+figure, from the given seed (`streams`), and held fixed for every model, as in
+the paper; each model's estimate is its `estimate(y, seed)` (x_hat(z), z ~ q(z|y), for
 a VAE; x_hat(y) for DEEN). `models` is any callable (model, scale) -> a
 trained model, e.g. `runs.Family.load`.
 
@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
+from keras_svae import seeding
 from keras_svae.experiments import paper
 
 FIGURES = ("fig2_gaussian", "fig2_laplace", "fig3_laplace", "fig4_gaussian", "fig5_sigmas",
@@ -61,6 +62,18 @@ def save_panels(path, panels, columns, title):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def streams(seed, figure):
+    """(noise seed, posterior-draws seed) of one figure of `FIGURES`: the streams
+    (seed, `seeding.FIGURES`, index of the figure, `seeding.NOISE` / `seeding.DRAWS`).
+
+    Every model of a figure sees the same y and the same draws; no two figures, and
+    no figure's noise and draws, share a stream.
+    """
+    index = FIGURES.index(figure)
+    return tuple(seeding.derive(seed, seeding.FIGURES, index, what)
+                 for what in (seeding.NOISE, seeding.DRAWS))
 
 
 def estimate(model, y, seed):
@@ -96,59 +109,66 @@ def digits_by_draws(images, labels, noise, level, seed, n=8):
 
 
 def figure2(models, images, labels, out, seed=0):
-    y = copies(first_of_class(images, labels, 3), "gaussian", 0.9, seed)
+    noise, draws = streams(seed, "fig2_gaussian")
+    y = copies(first_of_class(images, labels, 3), "gaussian", 0.9, noise)
     save_panels(os.path.join(out, "fig2_gaussian.png"), [
         ("(a) y = x + N(0, 0.9²)", y),
-        ("(b) σ-VAE (σ = 0.9)", estimate(models("sigma_vae", 0.9), y, seed)),
-        ("(c) vanilla VAE", estimate(models("vanilla_vae", None), y, seed)),
-        ("(d) DEEN (σ = 0.9)", estimate(models("deen", 0.9), y, seed)),
+        ("(b) σ-VAE (σ = 0.9)", estimate(models("sigma_vae", 0.9), y, draws)),
+        ("(c) vanilla VAE", estimate(models("vanilla_vae", None), y, draws)),
+        ("(d) DEEN (σ = 0.9)", estimate(models("deen", 0.9), y, draws)),
     ], columns=10, title="Figure 2 (a-d): Gaussian noise, σ = 0.9")
-    y = copies(first_of_class(images, labels, 2), "laplace", 0.4, seed)
+    noise, draws = streams(seed, "fig2_laplace")
+    y = copies(first_of_class(images, labels, 2), "laplace", 0.4, noise)
     save_panels(os.path.join(out, "fig2_laplace.png"), [
         ("(e) y = x + Laplace(0.4)", y),
-        ("(f) α-VAE (α = 0.9)", estimate(models("alpha_vae", 0.9), y, seed)),
-        ("(g) vanilla VAE", estimate(models("vanilla_vae", None), y, seed)),
-        ("(h) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y, seed)),
+        ("(f) α-VAE (α = 0.9)", estimate(models("alpha_vae", 0.9), y, draws)),
+        ("(g) vanilla VAE", estimate(models("vanilla_vae", None), y, draws)),
+        ("(h) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y, draws)),
     ], columns=10, title="Figure 2 (e-h): Laplace noise, α = 0.4")
 
 
 def figure3(models, images, labels, out, seed=0):
-    clean, y = digits_by_draws(images, labels, "laplace", 0.4, seed)
+    noise, draws = streams(seed, "fig3_laplace")
+    clean, y = digits_by_draws(images, labels, "laplace", 0.4, noise)
     save_panels(os.path.join(out, "fig3_laplace.png"), [
         ("(a) x", clean), ("(b) y = x + Laplace(0.4)", y),
-        ("(c) α-VAE (α = 0.9)", estimate(models("alpha_vae", 0.9), y, seed)),
-        ("(d) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y, seed)),
-        ("(e) vanilla VAE", estimate(models("vanilla_vae", None), y, seed)),
+        ("(c) α-VAE (α = 0.9)", estimate(models("alpha_vae", 0.9), y, draws)),
+        ("(d) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y, draws)),
+        ("(e) vanilla VAE", estimate(models("vanilla_vae", None), y, draws)),
     ], columns=8, title="Figure 3: Laplace noise, α = 0.4")
 
 
 def figure4_and_6(models, images, labels, out, seed=0):
-    clean, y = digits_by_draws(images, labels, "gaussian", 0.9, seed)
+    noise, draws = streams(seed, "fig4_gaussian")
+    clean, y = digits_by_draws(images, labels, "gaussian", 0.9, noise)
     save_panels(os.path.join(out, "fig4_gaussian.png"), [
         ("(a) x", clean), ("(b) y = x + N(0, 0.9²)", y),
-        ("(c) σ-VAE (σ = 0.9)", estimate(models("sigma_vae", 0.9), y, seed)),
-        ("(d) DEEN (σ = 0.9)", estimate(models("deen", 0.9), y, seed)),
-        ("vanilla VAE", estimate(models("vanilla_vae", None), y, seed)),
+        ("(c) σ-VAE (σ = 0.9)", estimate(models("sigma_vae", 0.9), y, draws)),
+        ("(d) DEEN (σ = 0.9)", estimate(models("deen", 0.9), y, draws)),
+        ("vanilla VAE", estimate(models("vanilla_vae", None), y, draws)),
     ], columns=8, title="Figure 4: Gaussian noise, σ = 0.9")
-    clean, y = digits_by_draws(images, labels, "salt_and_pepper", 0.5, seed)
+    noise, draws = streams(seed, "fig6_salt_and_pepper")
+    clean, y = digits_by_draws(images, labels, "salt_and_pepper", 0.5, noise)
     save_panels(os.path.join(out, "fig6_salt_and_pepper.png"), [
         ("(a) x", clean), ("(b) salt-and-pepper, p = 0.5", y),
-        ("(c) σ-VAE (σ = 0.9)", estimate(models("sigma_vae", 0.9), y, seed)),
-        ("(d) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y, seed)),
-        ("vanilla VAE", estimate(models("vanilla_vae", None), y, seed)),
+        ("(c) σ-VAE (σ = 0.9)", estimate(models("sigma_vae", 0.9), y, draws)),
+        ("(d) DEEN (σ = 0.6)", estimate(models("deen", 0.6), y, draws)),
+        ("vanilla VAE", estimate(models("vanilla_vae", None), y, draws)),
     ], columns=8, title="Figure 6: salt-and-pepper noise, p = 0.5")
 
 
 def figure5(models, images, labels, out, seed=0, sigmas=paper.SCALES):
-    y = copies(first_of_class(images, labels, 5), "gaussian", 0.9, seed, n=25)
+    noise, draws = streams(seed, "fig5_sigmas")
+    y = copies(first_of_class(images, labels, 5), "gaussian", 0.9, noise, n=25)
     panels = [("(a) y = x + N(0, 0.9²)", y)] + [
-        (f"σ-VAE σ = {s:g}", estimate(models("sigma_vae", s), y, seed)) for s in sigmas]
+        (f"σ-VAE σ = {s:g}", estimate(models("sigma_vae", s), y, draws)) for s in sigmas]
     save_panels(os.path.join(out, "fig5_sigmas.png"), panels, columns=5,
                 title="Figure 5: one noisy “5” (σ = 0.9) through σ-VAEs trained with each σ")
 
 
 def appendix_c(models, out, seed=0):
-    samples = ops.convert_to_numpy(models("sigma_vae", 0.9).sample(100, seed=seed))
+    _, draws = streams(seed, "appendix_c_samples")
+    samples = ops.convert_to_numpy(models("sigma_vae", 0.9).sample(100, seed=draws))
     save_panels(os.path.join(out, "appendix_c_samples.png"),
                 [("x̂(z), z ~ N(0, I), σ-VAE σ = 0.9", samples)], columns=10,
                 title="Appendix C: samples from the prior")

@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
+from keras_svae import seeding
 from keras_svae.experiments import classifier as classifier_lib
 
 NOISES = corruption.NOISES
@@ -45,10 +46,11 @@ def identity(y):
 def estimator(model, seed=0):
     """The model's `estimate`, seeded: a fresh posterior draw per call, the same run to run.
 
-    `seed` is an int or a `keras.random.SeedGenerator` (which then serves every call).
+    `seed` is a `keras.random.SeedGenerator` (which then serves every call) or an int,
+    the stream (seed, `seeding.ROBUSTNESS`, `seeding.DRAWS`).
     """
     generator = seed if isinstance(seed, keras.random.SeedGenerator) else (
-        keras.random.SeedGenerator(seed))
+        seeding.generator(seed, seeding.ROBUSTNESS, seeding.DRAWS))
     return lambda y: model.estimate(y, seed=generator)
 
 
@@ -71,7 +73,8 @@ def curves(classifier, estimators, images, labels, noise, levels=None, seed=0, b
         estimators: dict name -> function (a batch of noisy y -> estimates).
         images, labels: clean test images (N, H, W, C) in [0, 1], int labels (N,).
         noise: a key of `NOISES`; levels: defaults to `LEVELS[noise]`.
-        seed: the noise of level k is drawn with seed + k, the same for all.
+        seed: the noise of level k is the stream (seed, `seeding.ROBUSTNESS`,
+            `seeding.NOISE`, k), the same for every estimator.
 
     Returns:
         A list of dicts: estimator, level, accuracy, mse.
@@ -82,7 +85,8 @@ def curves(classifier, estimators, images, labels, noise, levels=None, seed=0, b
         raise ValueError(f"Got {len(images)} images but {len(labels)} labels.")
     rows = []
     for k, level in enumerate(LEVELS[noise] if levels is None else levels):
-        y = corrupt(noise, images, level, seed=seed + k)
+        y = corrupt(noise, images, level,
+                    seed=seeding.derive(seed, seeding.ROBUSTNESS, seeding.NOISE, k))
         for name, function in estimators.items():
             estimate = batched(function, y, batch_size)
             rows.append(dict(

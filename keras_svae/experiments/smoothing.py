@@ -27,6 +27,7 @@ import numpy as np
 from keras import ops
 from scipy import stats
 
+from keras_svae import seeding
 from keras_svae import validation
 
 ABSTAIN = -1
@@ -51,14 +52,14 @@ def sample_counts(classifier, x, sigma, num, num_classes, batch_size, seed):
         num: the number of noisy copies.
         num_classes: the length of the logits.
         batch_size: copies per call of the classifier.
-        seed: int or `keras.random.SeedGenerator`; one generator serves all batches.
+        seed: a `keras.random.SeedGenerator`, which serves all batches, or an int:
+            the stream (seed, `seeding.SMOOTHING`).
 
     Returns:
         int64 counts, shape (num_classes,).
     """
     x = ops.convert_to_tensor(np.asarray(x, np.float32))
-    generator = seed if isinstance(seed, keras.random.SeedGenerator) else (
-        keras.random.SeedGenerator(seed))
+    generator = _stream(seed)
     counts = np.zeros(num_classes, np.int64)
     for start in range(0, int(num), int(batch_size)):
         size = min(int(batch_size), int(num) - start)
@@ -73,6 +74,12 @@ def sample_counts(classifier, x, sigma, num, num_classes, batch_size, seed):
         answers = ops.convert_to_numpy(ops.argmax(logits, axis=-1))
         counts += np.bincount(answers, minlength=num_classes)
     return counts
+
+
+def _stream(seed):
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    return seeding.generator(seed, seeding.SMOOTHING)
 
 
 def lower_confidence_bound(successes, trials, alpha):
@@ -105,10 +112,11 @@ def certify(classifier, x, sigma, n0, n, alpha, num_classes=10, batch_size=1000,
     """Cohen's CERTIFY: (class, l2 radius) at x, or (`ABSTAIN`, 0.0).
 
     The n0 selection draws and the n estimation draws come from one seeded
-    generator, so they are independent and the result repeats run to run.
+    generator (`seed`: a `SeedGenerator`, or an int, the stream (seed,
+    `seeding.SMOOTHING`)), so they are independent and the result repeats run to run.
     """
     _check(n0=n0, n=n, alpha=alpha, sigma=sigma, batch_size=batch_size)
-    generator = keras.random.SeedGenerator(seed)
+    generator = _stream(seed)
     selection = sample_counts(classifier, x, sigma, n0, num_classes, batch_size, generator)
     top = int(np.argmax(selection))
     counts = sample_counts(classifier, x, sigma, n, num_classes, batch_size, generator)
@@ -139,12 +147,18 @@ TSV_HEADER = "idx\tlabel\tpredict\tradius\tcorrect\ttime"
 
 def certify_images(classifier, images, labels, indices, sigma, n0, n, alpha, num_classes=10,
                    batch_size=1000, seed=0):
-    """Yields a `Certificate` per index; image i is certified with seed `seed + i`."""
+    """Yields a `Certificate` per index.
+
+    Image i's noise is the stream (seed, `seeding.SMOOTHING`, i): no two images, and
+    no two seeds, share a draw, and a resumed file continues with the streams an
+    uninterrupted one would use. Every base classifier certified with the same seed
+    sees the same noise at image i (common random numbers, which `paired_gap` uses).
+    """
     for i in indices:
         start = time.perf_counter()
         label = int(labels[i])
         predicted, radius = certify(classifier, images[i], sigma, n0, n, alpha, num_classes,
-                                    batch_size, seed + int(i))
+                                    batch_size, seeding.generator(seed, seeding.SMOOTHING, int(i)))
         yield Certificate(int(i), label, predicted, radius, int(predicted == label),
                           time.perf_counter() - start)
 
