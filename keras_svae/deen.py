@@ -45,10 +45,12 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
 
     Args:
         sigma: float, the noise std the estimator is built for; finite, > 0.
-        energy: a stateless `keras.layers.Layer` mapping a batch to one energy
-            per example. Defaults to `networks.EnergyNetwork()` (the
-            encoder's ConvNet family).
-        data_shape: tuple, the shape of one example. Defaults to (28, 28, 1).
+        energy: optional Keras layer or model of your own, y of shape (batch,
+            *data_shape) -> one energy per example, shape (batch,); stateless
+            (no BatchNormalization statistics or Dropout draws). Defaults to
+            `networks.EnergyNetwork()` (the encoder's ConvNet family).
+        data_shape: tuple, the shape of one example. Defaults to the input
+            shape of a functional `energy`, else (28, 28, 1).
         seed: int or None, seeds the training noise.
         **kwargs: passed to `keras.Model`.
 
@@ -57,10 +59,12 @@ class DEEN(validation.InputChecks, random_state.SavesSeedState, keras.Model):
     denoising, for comparison).
     """
 
-    def __init__(self, sigma, energy=None, data_shape=(28, 28, 1), seed=None, **kwargs):
+    def __init__(self, sigma, energy=None, data_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.sigma = validation.validate_scale("sigma", sigma)
-        self.data_shape = tuple(int(d) for d in data_shape)
+        self.data_shape = networks.data_shape_for(data_shape, energy)
+        if energy is not None:
+            networks.check_energy(energy, self.data_shape, self.compute_dtype)
         self.seed = seed
         self.energy_network = (
             networks.EnergyNetwork(dtype=self.dtype_policy) if energy is None else energy

@@ -327,6 +327,10 @@ def _check_same_network(reference, model):
     """ValueError unless `model` is a SigmaVAE with `reference`'s network (a model or family)."""
     if not isinstance(model, vae.SigmaVAE):
         raise ValueError(f"Members must be SigmaVAE models, got {type(model).__name__}.")
+    config = model.get_config()
+    if "encoder" in config or "decoder" in config or config["readout"] != "sigmoid":
+        raise ValueError("A family stacks the paper's networks with the sigmoid readout; this "
+                         "SigmaVAE has networks of its own or another readout. Train it alone.")
     mine = (reference.network_config() if isinstance(reference, SigmaVAEFamily)
             else _network_of(reference))
     theirs = _network_of(model)

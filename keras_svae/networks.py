@@ -39,6 +39,83 @@ PRESETS = ARCHITECTURES  # The former name.
 CONVOLUTIONS = ("auto", "direct", "patches")
 
 
+# ----------------------------------------------------------------------------------
+# The contract of a user's own networks (`SigmaVAE(encoder=, decoder=)`, `DEEN(energy=)`),
+# checked once, by a forward pass of two zero examples, so that a network that breaks
+# it fails where it is given, with the shapes it returned.
+
+_PAPER_DATA_SHAPE = (28, 28, 1)
+
+
+def data_shape_for(data_shape, network=None):
+    """One example's shape: `data_shape`, else a functional network's input shape, else
+    MNIST's (28, 28, 1)."""
+    if data_shape is None:
+        inputs = getattr(network, "inputs", None) if network is not None else None
+        if inputs and all(d is not None for d in inputs[0].shape[1:]):
+            data_shape = tuple(inputs[0].shape[1:])
+        else:
+            data_shape = _PAPER_DATA_SHAPE
+    shape = tuple(int(d) for d in data_shape)
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(f"data_shape must be a non-empty tuple of positive sizes, got "
+                         f"{data_shape!r}.")
+    return shape
+
+
+def _shape(value):
+    return tuple(int(d) for d in ops.shape(value))
+
+
+def _describe(output):
+    if isinstance(output, (tuple, list)):
+        return f"{len(output)} tensors of shapes {[_shape(o) for o in output]}"
+    if isinstance(output, dict):
+        return f"a dict with keys {sorted(output)}"
+    return f"one tensor of shape {_shape(output)}"
+
+
+def check_encoder(encoder, data_shape, latent_dim=None, dtype="float32"):
+    """The latent size of a user's encoder, after checking its contract; else ValueError.
+
+    Contract: x of shape (batch, *data_shape) -> (z_mean, z_log_var), each of
+    shape (batch, latent_dim).
+    """
+    contract = (f"The encoder must map x of shape (batch, {', '.join(map(str, data_shape))}) "
+                "to (z_mean, z_log_var), each of shape (batch, latent_dim)")
+    output = encoder(ops.zeros((2,) + tuple(data_shape), dtype))
+    if not isinstance(output, (tuple, list)) or len(output) != 2:
+        raise ValueError(f"{contract}; on a batch of 2 it returned {_describe(output)}.")
+    shapes = [_shape(o) for o in output]
+    if any(len(s) != 2 or s[0] != 2 for s in shapes) or shapes[0] != shapes[1]:
+        raise ValueError(f"{contract}; on a batch of 2 it returned shapes {shapes}.")
+    if latent_dim is not None and shapes[0][1] != int(latent_dim):
+        raise ValueError(f"{contract}: latent_dim={latent_dim} was asked for, but the encoder "
+                         f"returns z of size {shapes[0][1]}.")
+    return shapes[0][1]
+
+
+def check_decoder(decoder, latent_dim, data_shape, dtype="float32"):
+    """ValueError unless a user's decoder maps z of shape (batch, latent_dim) to an output
+    of shape (batch, *data_shape)."""
+    output = decoder(ops.zeros((2, int(latent_dim)), dtype))
+    wanted = (2,) + tuple(data_shape)
+    if isinstance(output, (tuple, list, dict)) or _shape(output) != wanted:
+        raise ValueError(f"The decoder must map z of shape (batch, {latent_dim}) to one tensor "
+                         f"of shape (batch, {', '.join(map(str, data_shape))}), the data's; on a "
+                         f"batch of 2 it returned {_describe(output)}.")
+
+
+def check_energy(energy, data_shape, dtype="float32"):
+    """ValueError unless a user's energy network maps y of shape (batch, *data_shape) to
+    one energy per example, shape (batch,)."""
+    output = energy(ops.zeros((2,) + tuple(data_shape), dtype))
+    if isinstance(output, (tuple, list, dict)) or _shape(output) != (2,):
+        raise ValueError(f"The energy network must map y of shape (batch, "
+                         f"{', '.join(map(str, data_shape))}) to one energy per example, shape "
+                         f"(batch,); on a batch of 2 it returned {_describe(output)}.")
+
+
 def resolve_convolution(convolution, double_backprop=False):
     """Returns "direct" or "patches" for `convolution` (see the module docstring).
 

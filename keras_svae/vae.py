@@ -41,26 +41,35 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         scale: float, sigma for "gaussian", alpha for "laplace"; finite and
             > 0. None for "bernoulli".
         beta: float >= 0, the weight of the KL term. Defaults to 1.0.
-        data_shape: tuple (height, width, channels), one example's shape.
-            Defaults to (28, 28, 1). (`image_shape`, its former name, is
-            still accepted, with a DeprecationWarning.)
-        latent_dim: int, dimension of z. Defaults to 100.
-        conv_channels: tuple of ints, encoder channels. Defaults to
-            (32, 64, 128).
-        strides: int or tuple of ints, encoder strides. Defaults to 2; 1 is
-            the "no_downsampling" preset (see `networks.PRESETS`).
-        encoder_units: int, the encoder's Dense layer. Defaults to 200.
-        decoder_units: int, the decoder's hidden layer. Defaults to 2000.
-        convolution: "auto", "direct" or "patches": how the encoder's
-            convolutions run; the same function either way, the fastest per
-            backend with "auto" (see `networks`).
+        data_shape: tuple, one example's shape. Defaults to the input shape
+            of a functional `encoder`, else (28, 28, 1). The paper's encoder
+            needs (height, width, channels); a given encoder, any shape.
+            (`image_shape`, its former name, is still accepted, with a
+            DeprecationWarning.)
+        latent_dim: int, dimension of z. Defaults to 100, or to what a given
+            encoder returns.
+        conv_channels, strides, encoder_units, convolution: the paper's
+            encoder (`networks.Encoder`): channels (32, 64, 128), strides 2
+            (1 is the "no_downsampling" architecture), a Dense of 200, and how
+            the convolutions run ("auto": the fastest per backend).
+        decoder_units: int, the paper's decoder's hidden layer. Defaults to 2000.
+        encoder: optional Keras layer or model of your own, x of shape
+            (batch, *data_shape) -> (z_mean, z_log_var), each (batch,
+            latent_dim). Replaces the paper's encoder.
+        decoder: optional Keras layer or model of your own, z of shape
+            (batch, latent_dim) -> the decoder's output, (batch, *data_shape):
+            logits under the sigmoid readout, x_hat itself under the identity.
+            Replaces the paper's decoder.
+        readout: "sigmoid" (x_hat = sigmoid(output): data in [0, 1], as the
+            paper's) or "identity" (x_hat = output: real-valued data, e.g.
+            standardised features; Gaussian and Laplace models only).
         seed: int or None, seeds the reparameterisation noise.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
-    Data: `fit` and `evaluate` take clean images with pixels in [0, 1] (x_hat
-    = sigmoid(logits) lies in (0, 1)) and refuse anything else before any
-    weight changes; `reconstruct`, `encode`, `loss_terms` and `elbo` take any
-    real values (noisy y).
+    Data: with the sigmoid readout `fit` and `evaluate` take clean data in [0,
+    1] (x_hat = sigmoid(logits) lies in (0, 1)), with the identity readout any
+    finite values, and refuse anything else before any weight changes;
+    `reconstruct`, `encode`, `loss_terms` and `elbo` take any real values (noisy y).
 
     Tracked metrics (in `fit` and `evaluate`): `loss`, `recon` (-log p(x|z)
     without its constant), `kl`, `mse` (||x - x_hat(z)||^2 summed over
@@ -79,13 +88,16 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         noise="gaussian",
         scale=None,
         beta=1.0,
-        data_shape=(28, 28, 1),
-        latent_dim=100,
+        data_shape=None,
+        latent_dim=None,
         conv_channels=(32, 64, 128),
         strides=2,
         encoder_units=200,
         decoder_units=2000,
         convolution="auto",
+        encoder=None,
+        decoder=None,
+        readout="sigmoid",
         seed=None,
         image_shape=None,
         **kwargs,
@@ -96,21 +108,33 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
                           DeprecationWarning, stacklevel=2)
             data_shape = image_shape
         # Hyperparameters, validated before any weight exists.
-        self.noise_model = imaginary_noise.get(noise, scale)
+        self.noise_model = imaginary_noise.get(noise, scale, readout)
         self.beta = validation.validate_beta(beta)
-        self.data_shape = tuple(int(d) for d in data_shape)
-        if len(self.data_shape) != 3:
-            raise ValueError(f"data_shape must be (height, width, channels), got {data_shape}.")
+        self.data_shape = networks.data_shape_for(data_shape, encoder)
         self.seed = seed
 
-        # Networks (Section 5).
-        self.encoder = networks.Encoder(
-            latent_dim, conv_channels, strides, encoder_units, convolution, name="encoder",
-            dtype=self.dtype_policy,
-        )
-        self.decoder = networks.Decoder(
-            self.data_shape, decoder_units, name="decoder", dtype=self.dtype_policy
-        )
+        # Networks: the user's (checked against the contract), else Section 5's.
+        if encoder is None:
+            if len(self.data_shape) != 3:
+                raise ValueError(f"The paper's encoder takes images, data_shape (height, width, "
+                                 f"channels); got {self.data_shape}. Give an encoder of your own "
+                                 "for other data.")
+            self.encoder = networks.Encoder(
+                100 if latent_dim is None else latent_dim, conv_channels, strides,
+                encoder_units, convolution, name="encoder", dtype=self.dtype_policy)
+            self._latent_dim = self.encoder.latent_dim
+        else:
+            self.encoder = encoder
+            self._latent_dim = networks.check_encoder(encoder, self.data_shape, latent_dim,
+                                                      self.compute_dtype)
+        if decoder is None:
+            self.decoder = networks.Decoder(
+                self.data_shape, decoder_units, name="decoder", dtype=self.dtype_policy
+            )
+        else:
+            self.decoder = decoder
+            networks.check_decoder(decoder, self._latent_dim, self.data_shape, self.compute_dtype)
+        self._own_networks = dict(encoder=encoder is not None, decoder=decoder is not None)
         self.seed_generator = seeding.generator(seed, seeding.POSTERIOR)
 
         # Metrics; Keras adds its own `loss` tracker at compile time.
@@ -137,14 +161,20 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         """The former name of `data_shape`."""
         return self.data_shape
 
-    # fit/evaluate take clean data in [0, 1] for every noise model: x_hat =
-    # sigmoid(logits) cannot reach anything else (and the Bernoulli likelihood
-    # is defined there only). Inference on noisy y takes any real values.
-    _unit_interval = True
+    @property
+    def _unit_interval(self):
+        # Under the sigmoid readout fit/evaluate take clean data in [0, 1]: x_hat =
+        # sigmoid(logits) cannot reach anything else (and the Bernoulli likelihood is
+        # defined there only). Inference on noisy y takes any real values.
+        return self.noise_model.unit_interval
+
+    @property
+    def readout(self):
+        return self.noise_model.readout
 
     @property
     def latent_dim(self):
-        return self.encoder.latent_dim
+        return self._latent_dim
 
     # ------------------------------------------------------------------
     # Building and the forward pass.
@@ -152,15 +182,19 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
     def build(self, input_shape=None):
         input_shape = (None,) + self.data_shape if input_shape is None else tuple(input_shape)
         validation.check_shape(input_shape, self.data_shape)
-        self.encoder.build(input_shape)
-        self.decoder.build((input_shape[0], self.latent_dim))
+        # A user's networks were built by their contract check.
+        if not self.encoder.built:
+            self.encoder.build(input_shape)
+        if not self.decoder.built:
+            self.decoder.build((input_shape[0], self.latent_dim))
 
     def call(self, x, training=False):
         """One-sample ELBO forward pass.
 
         Returns:
             dict with "z_mean", "z_log_var" (q(z | x)), "z" (a reparameterised
-            draw) and "logits" (the decoder's, x_hat = sigmoid(logits)).
+            draw) and "logits" (the decoder's output: x_hat = sigmoid(logits),
+            or the output itself under the identity readout).
         """
         validation.check_shape(ops.shape(x), self.data_shape)
         return self._forward(x, self.seed_generator)
@@ -178,7 +212,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         return {
             "recon": self.noise_model.negative_log_likelihood(x, logits),
             "kl": posterior.kl_divergence(outputs["z_mean"], outputs["z_log_var"]),
-            "mse": reductions.sum_per_example(ops.square(x - ops.sigmoid(logits))),
+            "mse": reductions.sum_per_example(ops.square(x - self.noise_model.mean(logits))),
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -231,13 +265,13 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         return self.encoder(ops.cast(x, self.compute_dtype))
 
     def decode(self, z):
-        """Returns x_hat(z) = E[X | z] = sigmoid(decoder logits), image-shaped."""
+        """Returns x_hat(z) = E[X | z] (the readout of the decoder's output), data-shaped."""
         z = ops.cast(z, self.compute_dtype)
         if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(
                 f"z must have shape (batch, {self.latent_dim}), got shape {tuple(z.shape)}."
             )
-        return ops.sigmoid(self.decoder(z))
+        return self.noise_model.mean(self.decoder(z))
 
     def reconstruct(self, y, sample=True, seed=None):
         """Smoothed inference: x_hat(z) with z ~ q(z | y) (Figures 2-6).
@@ -250,7 +284,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         if not sample:
             return self.decode(self.encode(y)[0])
         validation.check_images(y, self.data_shape, name="y")
-        return ops.sigmoid(self._forward(y, self._seed(seed))["logits"])
+        return self.noise_model.mean(self._forward(y, self._seed(seed))["logits"])
 
     def estimate(self, y, seed=None):
         """The estimate of x from noisy y: x_hat(z), z ~ q(z | y) (one draw).
@@ -277,20 +311,29 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            noise=self.noise,
-            scale=self.scale,
-            beta=self.beta,
-            data_shape=list(self.data_shape),
-            latent_dim=self.latent_dim,
-            conv_channels=list(self.encoder.features.conv_channels),
-            strides=list(self.encoder.features.strides),
-            encoder_units=self.encoder.features.units,
-            decoder_units=self.decoder.units,
-            convolution=self.encoder.features.convolution,
-            seed=self.seed,
-        )
+        config.update(noise=self.noise, scale=self.scale, beta=self.beta,
+                      data_shape=list(self.data_shape), latent_dim=self.latent_dim,
+                      readout=self.readout, seed=self.seed)
+        if self._own_networks["encoder"]:
+            config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        else:
+            features = self.encoder.features
+            config.update(conv_channels=list(features.conv_channels),
+                          strides=list(features.strides), encoder_units=features.units,
+                          convolution=features.convolution)
+        if self._own_networks["decoder"]:
+            config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
+        else:
+            config["decoder_units"] = self.decoder.units
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("encoder", "decoder"):
+            if config.get(name) is not None:
+                config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
 
     @classmethod
     def from_architecture(cls, architecture, **kwargs):

@@ -89,7 +89,8 @@ def as_concrete_numpy(x):
 # Why clean training data must lie in [0, 1], for the errors that refuse it.
 UNIT_INTERVAL_REASON = (
     "the decoder's mean x_hat = sigmoid(logits) lies in (0, 1), so the model cannot fit "
-    "pixels outside [0, 1]"
+    "pixels outside [0, 1] (for real-valued data, e.g. standardised features, a Gaussian "
+    "or Laplace SigmaVAE takes readout='identity')"
 )
 
 
