@@ -45,6 +45,7 @@ SMOOTHING = 7        # Randomized smoothing's noise: (SMOOTHING, image index).
 FRONT_END = 8        # A certification front-end's posterior draws.
 CLASSIFIER = 9       # A classifier's weights and data order.
 FINE_TUNING = 10     # The noise a classifier is fine-tuned on.
+LIKELIHOOD = 11      # The importance samples of `evaluation.log_likelihood`.
 
 # What a site draws, next in its path where it draws more than one kind of thing:
 NOISE = 0            # test noise added to images, e.g. (ROBUSTNESS, NOISE, level index);

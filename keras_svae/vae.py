@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from keras_svae import distribution
+from keras_svae import evaluation
 from keras_svae import imaginary_noise
 from keras_svae import networks
 from keras_svae import posterior
@@ -305,6 +306,23 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
 
     def _seed(self, seed):
         return self.seed_generator if seed is None else seed
+
+    # ------------------------------------------------------------------
+    # Evaluation (`evaluation`; NumPy results).
+
+    def log_likelihood(self, x, k=1000, seed=0, draws_per_call=4096):
+        """The importance-weighted estimate of log p(x) per example, in nats (IWAE; k = 1
+        is the ELBO). Noisy y of any real values for the Gaussian and Laplace models.
+        `evaluation.bits_per_dim` converts it."""
+        return evaluation.log_likelihood(self, x, k, seed, draws_per_call)
+
+    def active_units(self, x, threshold=evaluation.ACTIVE_THRESHOLD):
+        """How many latent units have Cov_x(E_q[z_j]) > threshold (Burda et al. 2016)."""
+        return evaluation.active_units(self, x, threshold)
+
+    def kl_per_dimension(self, x):
+        """Each latent unit's mean KL[q(z_j | x) || N(0, 1)] over x; sums to the KL."""
+        return evaluation.kl_per_dimension(self, x)
 
     # ------------------------------------------------------------------
     # Serialization.

@@ -162,6 +162,23 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
     assert summary == json.loads((certified / "summary_sigma_0.9_dz8_1epochs.json").read_text())
     assert (tmp_path / "runs" / "classifier_lenet_noise0.9_1epochs_128images_seed0.keras").exists()
 
+    # Evaluation of the shared models: log p(x) beside the ELBO, AU, the KL spectrum, panels.
+    evaluated = report / "evaluation"
+    run_example("evaluate.py", "--schedule=cpu", f"--root={tmp_path / 'runs'}",
+                "--models=sigma_vae:0.1,vanilla_vae", "--k=20", "--images=30",
+                f"--data={mnist_path}", f"--report_dir={evaluated}")
+    results = json.loads((evaluated / "evaluation.json").read_text())
+    assert set(results) == {"sigma_vae_0.1", "vanilla_vae"}
+    for r in results.values():
+        assert r["images"] == 30 and r["k"] == 20 and r["latent_dim"] == 8
+        assert r["log_px"] > r["elbo"] - 1.0  # The bound at k = 20 sits near or above the ELBO.
+        assert sum(r["kl_per_dimension"]) == pytest.approx(r["kl"], rel=1e-6)
+    assert "| sigma_vae_0.1 |" in (evaluated / "evaluation.md").read_text()
+    for name in results:
+        for panel in ("interpolation", "traversals"):
+            assert (evaluated / f"{name}_{panel}.png").stat().st_size > 0
+    assert finished_runs() == after_figures  # Evaluation trains nothing.
+
 
 def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):
     """README's "Reproducing the paper on a GPU" at a tiny size: 6 members, 2 epochs."""

@@ -13,7 +13,7 @@ from conftest import REPO
 PACKAGE = REPO / "keras_svae"
 PRIMITIVES = {"imaginary_noise", "posterior", "networks", "input_gradient", "corruption", "data",
               "validation", "reductions", "random_state", "distribution", "family_networks",
-              "seeding"}
+              "seeding", "evaluation"}
 MODELS = {"vae", "deen", "training", "callbacks", "family", "family_training"}
 ALIASES = {"classifier", "equivalence", "power_law", "robustness"}  # Old paths, one release.
 

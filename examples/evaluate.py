@@ -1,0 +1,70 @@
+r"""log p(x), the ELBO, active units, the KL spectrum and latent panels of trained VAEs.
+
+    python examples/evaluate.py --root=runs --schedule=cpu \
+        --models=sigma_vae:0.1,sigma_vae:0.9,alpha_vae:0.9,vanilla_vae \
+        --data=../shared/data/mnist.npz --report_dir=docs/evaluation
+
+Each model is a run folder's last.keras: <root>/<schedule>/<run name> for --models, or
+the folders of --runs. Writes <report_dir>/evaluation.{md,json} (log p(x) with k = --k
+importance samples on the first --images test images, the ELBO beside it, in nats and
+bits/dim, AU and the KL spectrum) and, per model, <run name>_interpolation.png and
+<run name>_traversals.png (`keras_svae.experiments.evaluation_report`).
+"""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only; no display.
+import keras  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_svae import data  # noqa: E402
+from keras_svae import training  # noqa: E402
+from keras_svae.experiments import evaluation_report  # noqa: E402
+from keras_svae.experiments import runs  # noqa: E402
+
+flags.DEFINE_string("root", "runs", "Trained models live in <root>/<schedule>/.")
+flags.DEFINE_enum("schedule", "cpu", list(runs.SCHEDULES), "The schedule of --models.")
+flags.DEFINE_list("models", [], "model:scale pairs (vanilla_vae without a scale).")
+flags.DEFINE_list("runs", [], "Run folders (each with last.keras), instead of or beside --models.")
+flags.DEFINE_string("data", None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
+flags.DEFINE_integer("k", 1000, "Importance samples per image.")
+flags.DEFINE_integer("images", 1000, "The first N test images.")
+flags.DEFINE_integer("seed", 0, "Seed of the importance samples.")
+flags.DEFINE_string("report_dir", None, "Where the report and panels go.", required=True)
+FLAGS = flags.FLAGS
+
+
+def folders():
+    """The run folders that --models and --runs name."""
+    chosen = []
+    for pair in FLAGS.models:
+        model, _, scale = pair.partition(":")
+        name = runs.run_name(model, float(scale) if scale else None)
+        chosen.append(os.path.join(FLAGS.root, FLAGS.schedule, name))
+    return chosen + list(FLAGS.runs)
+
+
+def main(argv):
+    del argv
+    chosen = folders()
+    if not chosen:
+        raise app.UsageError("Name the models: --models and/or --runs.")
+    images = data.load_mnist("test", path=FLAGS.data)[0][: FLAGS.images]
+    os.makedirs(FLAGS.report_dir, exist_ok=True)
+    results = {}
+    for folder in chosen:
+        path = training.run_paths(folder).last
+        if not os.path.exists(path):
+            raise app.UsageError(f"No trained model at {path}.")
+        name = os.path.basename(os.path.normpath(folder))
+        model = keras.saving.load_model(path)
+        results[name] = evaluation_report.evaluate(model, images, FLAGS.k, FLAGS.seed)
+        evaluation_report.write_panels(model, images, os.path.join(FLAGS.report_dir, name), name)
+    print(evaluation_report.write_report(results, os.path.join(FLAGS.report_dir, "evaluation")))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,97 @@
+"""The evaluation researchers expect, for trained VAEs: log p(x) beside the ELBO, active
+units, the KL spectrum, and latent interpolations and traversals (`keras_svae.evaluation`).
+
+`evaluate` measures one model on test images; `write_report` writes the results of several
+models as JSON and a markdown table; `write_panels` draws a model's interpolation between two
+test images and the traversals of its most active units as PNGs (any number of channels).
+"""
+
+import json
+import os
+
+import numpy as np
+
+from keras_svae import evaluation
+
+
+def evaluate(model, images, k=1000, seed=0):
+    """log p(x) (IWAE with k samples) and the one-sample ELBO, in nats and bits per dimension,
+    with the active units and the KL spectrum, over `images`."""
+    images = np.asarray(images, np.float32)
+    log_px = model.log_likelihood(images, k=k, seed=seed)
+    elbo = model.log_likelihood(images, k=1, seed=seed)  # k = 1: the ELBO's one-sample estimate.
+    spectrum = model.kl_per_dimension(images)
+    activity = evaluation.latent_activity(model, images)
+    return dict(
+        noise=model.noise, scale=model.scale, images=len(images), k=int(k),
+        log_px=float(log_px.mean()), elbo=float(elbo.mean()),
+        log_px_bits_per_dim=float(evaluation.bits_per_dim(log_px, model.data_shape).mean()),
+        elbo_bits_per_dim=float(evaluation.bits_per_dim(elbo, model.data_shape).mean()),
+        active_units=int(np.sum(activity > evaluation.ACTIVE_THRESHOLD)),
+        latent_dim=int(model.latent_dim), kl=float(spectrum.sum()),
+        kl_per_dimension=[float(v) for v in np.sort(spectrum)[::-1]],
+        activity=[float(v) for v in np.sort(activity)[::-1]])
+
+
+def markdown_table(results):
+    """One row per model: log p(x) and the ELBO (nats, bits/dim), AU, KL and its top units."""
+    lines = ["| model | log p(x) (nats) | ELBO (nats) | gap | −log p(x) (bits/dim) | AU | D_KL | "
+             "top-3 units' KL |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        top = ", ".join(f"{v:.2f}" for v in r["kl_per_dimension"][:3])
+        lines.append(f"| {name} | {r['log_px']:.2f} | {r['elbo']:.2f} | {r['log_px'] - r['elbo']:.2f} "
+                     f"| {r['log_px_bits_per_dim']:.4f} | {r['active_units']} / {r['latent_dim']} "
+                     f"| {r['kl']:.2f} | {top} |")
+    first = next(iter(results.values()))
+    lines += ["", f"log p(x): the importance-weighted bound with k = {first['k']} samples of q(z|x) "
+              f"on {first['images']} test images; ELBO: its k = 1 estimate; both with every "
+              "constant of p(x|z). bits/dim: −log p(x) / (d log 2). AU: units with "
+              "Cov_x(E_q[z_j]) > 0.01."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results, stem):
+    """<stem>.json and <stem>.md from {model name: `evaluate`'s result}; returns the table."""
+    with open(stem + ".json", "w") as f:
+        json.dump(results, f, indent=2)
+    table = markdown_table(results)
+    with open(stem + ".md", "w") as f:
+        f.write(table)
+    return table
+
+
+def tile(grid):
+    """(rows, columns, H, W, C) images -> one (rows * H, columns * W, C) array in [0, 1]."""
+    grid = np.clip(np.asarray(grid, np.float32), 0.0, 1.0)
+    rows, columns, h, w, c = grid.shape
+    return grid.transpose(0, 2, 1, 3, 4).reshape(rows * h, columns * w, c)
+
+
+def _save(path, image, title):
+    import matplotlib.pyplot as plt  # Imported here: only the panels draw.
+
+    height, width = image.shape[:2]
+    fig, ax = plt.subplots(figsize=(max(4.0, width / 40), max(1.5, height / 40) + 0.5), dpi=120)
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0,
+              interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_panels(model, images, stem, name, units=5, steps=10):
+    """<stem>_interpolation.png (test image 0 to test image 1) and <stem>_traversals.png (the
+    `units` most active latent units of test image 0, from -3 to 3); returns the paths."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"Panels draw images (N, H, W, C); got shape {images.shape}.")
+    path = evaluation.interpolate(model, images[0], images[1], steps)
+    paths = [stem + "_interpolation.png", stem + "_traversals.png"]
+    _save(paths[0], tile(path[None]), f"{name}: x̂ from E_q[z|x_a] to E_q[z|x_b]")
+    order = np.argsort(evaluation.latent_activity(model, images))[::-1][:units]
+    grid = evaluation.traverse(model, images[0], order)
+    _save(paths[1], tile(grid), f"{name}: traversals of the {len(order)} most active units "
+          f"({', '.join(map(str, order))}), z_j from -3 to 3")
+    return [os.path.abspath(p) for p in paths]

@@ -1,0 +1,36 @@
+"""The evaluation report of trained VAEs: its numbers, table and panels."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import SMALL
+from keras_svae import SigmaVAE
+from keras_svae.experiments import evaluation_report
+
+
+def test_a_models_report_holds_consistent_numbers_and_panels(tmp_path, rng):
+    model = SigmaVAE(scale=0.5, seed=0, **SMALL)
+    images = rng.uniform(size=(12,) + SMALL["data_shape"]).astype("float32")
+    result = evaluation_report.evaluate(model, images, k=8, seed=1)
+    assert result["images"] == 12 and result["k"] == 8 and result["latent_dim"] == 4
+    assert sum(result["kl_per_dimension"]) == pytest.approx(result["kl"], rel=1e-6)
+    assert result["kl_per_dimension"] == sorted(result["kl_per_dimension"], reverse=True)
+    assert 0 <= result["active_units"] <= 4
+    d = np.prod(SMALL["data_shape"])
+    assert result["log_px_bits_per_dim"] == pytest.approx(-result["log_px"] / (d * np.log(2)))
+    table = evaluation_report.write_report({"σ=0.5": result}, str(tmp_path / "evaluation"))
+    assert "| σ=0.5 |" in table and "k = 8" in table
+    assert json.loads((tmp_path / "evaluation.json").read_text())["σ=0.5"] == result
+    paths = evaluation_report.write_panels(model, images, str(tmp_path / "m"), "σ=0.5", units=2,
+                                           steps=4)
+    assert all(open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_tiles_keep_colour_and_lay_rows_out():
+    grid = np.zeros((2, 3, 4, 5, 3), "float32")
+    grid[1, 2] = 1.0
+    image = evaluation_report.tile(grid)
+    assert image.shape == (8, 15, 3)
+    assert image[4:, 10:].min() == 1.0 and image[:4].max() == 0.0
