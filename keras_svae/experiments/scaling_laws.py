@@ -43,10 +43,12 @@ def summarize(noise, scales, metrics, wall_seconds=None):
             for s, m in zip(scales, metrics)]
     for row, seconds in zip(rows, wall_seconds or ()):
         row["wall_seconds"] = seconds
-    fit = power_law.fit_power_law(scales, [r["kl"] for r in rows])
+    # nu needs three scales (a line and its standard error); fewer report their rows only.
+    fit = (dataclasses.asdict(power_law.fit_power_law(scales, [r["kl"] for r in rows]))
+           if len(rows) >= 3 else None)
     ratios = np.array([r["ratio"] for r in rows])
     # The population std (ddof=0), as the paper's "-0.481 +- 0.045" (recomputed from Tables 1-2).
-    return dict(noise=noise, rows=rows, fit=dataclasses.asdict(fit),
+    return dict(noise=noise, rows=rows, fit=fit,
                 ratio_mean=float(ratios.mean()), ratio_std=float(ratios.std()))
 
 
@@ -91,10 +93,15 @@ def markdown_table(summary):
                   f"{schedule['batch_size']}, Adam {schedule['learning_rate']:g}; trained "
                   f"{schedule.get('trained_as', 'one model after another')}"
                   + (f" on {schedule['device']}" if schedule.get("device") else "") + "."]
+    if summary.get("models_of"):
+        lines = [f"**{len(summary['rows'])} of {summary['models_of']} models** (the others have "
+                 "not finished their epochs).", ""] + lines
+    nu = (f"ν = {fit['nu']:.3f} ± {fit['nu_stderr']:.3f} (standard error), p = "
+          f"{fit['p_value']:.2g}, r² = {fit['r_squared']:.4f}" if fit else
+          f"ν: not fitted ({len(summary['rows'])} scales; a fit needs 3)")
     lines += [
         "",
-        f"ν = {fit['nu']:.3f} ± {fit['nu_stderr']:.3f} (standard error), p = {fit['p_value']:.2g}, "
-        f"r² = {fit['r_squared']:.4f}; paper: ν ≈ {theirs['nu']}.",
+        f"{nu}; paper: ν ≈ {theirs['nu']}.",
         f"D_KL / L = {summary['ratio_mean']:.3f} ± {summary['ratio_std']:.3f} (mean ± std over "
         f"{s}, population std); paper: {theirs['ratio_mean']} ± {theirs['ratio_std']}.",
     ]
@@ -107,13 +114,15 @@ def plot(summary, path):
 
     scales = np.array([r["scale"] for r in summary["rows"]])
     kl = np.array([r["kl"] for r in summary["rows"]])
-    fit = power_law.PowerLawFit(**summary["fit"])
     noise, s = summary["noise"], SYMBOLS[summary["noise"]]
     theirs = paper.TABLES[noise]
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
     ax.loglog(scales, kl, "o", label="this package")
-    grid = np.geomspace(scales.min(), scales.max(), 50)
-    ax.loglog(grid, fit.predict(grid), "-", label=f"fit: ν = {fit.nu:.3f} ± {fit.nu_stderr:.3f}")
+    if summary["fit"]:
+        fit = power_law.PowerLawFit(**summary["fit"])
+        grid = np.geomspace(scales.min(), scales.max(), 50)
+        ax.loglog(grid, fit.predict(grid), "-",
+                  label=f"fit: ν = {fit.nu:.3f} ± {fit.nu_stderr:.3f}")
     ax.loglog(paper.SCALES, theirs["kl"], "s", mfc="none", label=f"paper (ν ≈ {theirs['nu']})")
     ax.set_xlabel(s)
     ax.set_ylabel("⟨D_KL[q(z|x) ‖ p(z)]⟩ (nats)")

@@ -1,0 +1,194 @@
+"""The paper's own schedule on a 2-core CPU, across sessions: pinned trainers, then reports.
+
+Section 5's schedule (100 epochs, batch 16, Adam 1e-4) is 375,000 steps per
+model. At batch 16 one process uses two cores poorly, so the cores are spent as
+`workers` single-threaded trainers, each pinned to its own core (`taskset`),
+with XLA's and TensorFlow's thread pools at one thread (benchmarks/
+paper_workers.py measures the layouts). Each worker takes the next model of
+`ORDER` that no other has claimed and trains it with `runs.train`, the
+package's run path: checkpoints every epoch (`BackupAndRestore`), so a worker
+killed with its session resumes the model in a later one from the same root.
+
+`archive` copies what finished into the repository's docs (per model: its
+test metrics, the schedule, wall time, device, library versions and history),
+and `write_reports` makes scaling_{gaussian,laplace}_paper.{md,json,png} from
+the archived models alone, saying how many of the nine each holds. A model that
+has not done every epoch of the paper's schedule is never archived.
+"""
+
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+from keras_svae.experiments import runs
+from keras_svae.experiments import scaling_laws
+
+SCHEDULE = "paper"
+# Issue 19's order: the endpoints of both sweeps first, then the rest.
+ORDER = tuple(
+    [("sigma_vae", s) for s in (0.1, 0.9, 0.5)] + [("alpha_vae", s) for s in (0.1, 0.9, 0.5)]
+    + [("sigma_vae", s) for s in (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)]
+    + [("alpha_vae", s) for s in (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)])
+PINNED_ENV = {
+    "KERAS_BACKEND": "jax",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+}
+STEPS_PER_EXECUTION = 20  # JAX, pinned, batch 16: the fastest measured (benchmarks/paper_workers.py).
+
+
+def _claims(root):
+    return os.path.join(root, SCHEDULE, "claims")
+
+
+def worker(root, order=ORDER, **overrides):
+    """Trains, one after another, every model of `order` that no other worker has claimed.
+
+    A claim is a folder made atomically (mkdir); `launch` clears them, since a new launch
+    means the workers of any earlier one are gone. Returns the run names trained here.
+    """
+    os.makedirs(_claims(root), exist_ok=True)
+    overrides.setdefault("steps_per_execution", STEPS_PER_EXECUTION)
+    done = []
+    for model, scale in order:
+        name = runs.run_name(model, scale)
+        try:
+            os.mkdir(os.path.join(_claims(root), name))
+        except FileExistsError:
+            continue
+        runs.train(os.path.join(root, SCHEDULE), model, scale, SCHEDULE, **overrides)
+        done.append(name)
+    return done
+
+
+def launch(worker_command, root, workers=2, log_dir=None):
+    """Starts `workers` pinned processes running `worker_command` (argv) and waits for them.
+
+    Worker i runs on core i (`taskset -c i`) with `PINNED_ENV`; its output goes to
+    <log_dir>/worker_<i>.log. Returns their exit codes.
+    """
+    if workers < 1 or workers > (os.cpu_count() or 1):
+        raise ValueError(f"workers must lie in [1, {os.cpu_count()}] (one per core), got {workers}.")
+    shutil.rmtree(_claims(root), ignore_errors=True)
+    log_dir = log_dir or os.path.join(root, SCHEDULE, "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    env = dict(os.environ, **PINNED_ENV)
+    processes = []
+    for core in range(workers):
+        log = open(os.path.join(log_dir, f"worker_{core}.log"), "a")
+        processes.append((subprocess.Popen(["taskset", "-c", str(core)] + list(worker_command),
+                                           env=env, stdout=log, stderr=subprocess.STDOUT), log))
+    codes = []
+    for process, log in processes:
+        codes.append(process.wait())
+        log.close()
+    return codes
+
+
+def versions():
+    """The library versions a result was made with."""
+    import keras
+    import numpy
+    import tensorflow
+
+    found = dict(keras=keras.__version__, tensorflow=tensorflow.__version__,
+                 numpy=numpy.__version__, python=platform.python_version())
+    for name in ("jax", "torch"):
+        module = sys.modules.get(name)
+        if module is not None:
+            found[name] = module.__version__
+    return found
+
+
+def finished(root, model, scale):
+    """A run's metrics.json if it finished every epoch of the paper's schedule, else None."""
+    folder = os.path.join(root, SCHEDULE, runs.run_name(model, scale))
+    path = os.path.join(folder, "metrics.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        record = json.load(f)
+    wanted = runs.SCHEDULES[SCHEDULE]
+    config = record["config"]
+    if any(config[k] != v for k, v in wanted.items()) or config.get("train_size"):
+        return None  # Another schedule, or a subset: never a "paper" row.
+    with open(os.path.join(folder, "history.csv")) as f:
+        epochs = len(list(csv.DictReader(f)))
+    return dict(record, epochs_done=epochs) if epochs == wanted["epochs"] else None
+
+
+def archive(root, docs_dir, device="CPU", code=None, note=None):
+    """Copies every finished model's record and history into <docs_dir>/paper/<run name>/.
+
+    Returns the archived run names. `code` names the package version that trained
+    them (a commit); `note` says anything else a reader needs (how it was trained).
+    """
+    archived = []
+    for model, scale in ORDER:
+        record = finished(root, model, scale)
+        if record is None:
+            continue
+        name = runs.run_name(model, scale)
+        target = os.path.join(docs_dir, "paper", name)
+        os.makedirs(target, exist_ok=True)
+        test, config = record["test"], record["config"]
+        summary = dict(
+            model=model, scale=scale, test=test,
+            elbo_with_constant=test["elbo"] - _constant(model, scale),
+            epochs_done=record["epochs_done"], batch_size=config["batch_size"],
+            learning_rate=config["learning_rate"], seed=config["seed"],
+            wall_seconds=record.get("wall_seconds"), device=device, versions=versions(),
+            backend=os.environ.get("KERAS_BACKEND", "tensorflow"), code=code, note=note,
+            config=config)
+        with open(os.path.join(target, "metrics.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        shutil.copyfile(os.path.join(root, SCHEDULE, name, "history.csv"),
+                        os.path.join(target, "history.csv"))
+        archived.append(name)
+    return archived
+
+
+def _constant(model, scale):
+    """The likelihood's normalising constant per MNIST image (eqs. 5, 10), in nats."""
+    d = 28 * 28
+    if model == "sigma_vae":
+        return 0.5 * d * math.log(2 * math.pi * scale**2)
+    return d * math.log(2 * scale)
+
+
+def write_reports(docs_dir):
+    """scaling_{gaussian,laplace}_paper.{md,json,png} from the archived models; returns
+    {noise: number of models}. A noise with no archived model gets no report."""
+    counts = {}
+    for noise, model in scaling_laws.MODELS.items():
+        records = []
+        for m, scale in ORDER:
+            path = os.path.join(docs_dir, "paper", runs.run_name(m, scale), "metrics.json")
+            if m == model and os.path.exists(path):
+                with open(path) as f:
+                    records.append(json.load(f))
+        counts[noise] = len(records)
+        if not records:
+            continue
+        records.sort(key=lambda r: r["scale"])
+        summary = scaling_laws.summarize(noise, [r["scale"] for r in records],
+                                         [r["test"] for r in records],
+                                         wall_seconds=[r["wall_seconds"] for r in records])
+        for row, r in zip(summary["rows"], records):
+            row.update(epochs_done=r["epochs_done"], batch_size=r["batch_size"],
+                       learning_rate=r["learning_rate"])
+        first = records[0]
+        summary["models_of"] = len([s for m, s in ORDER if m == model])
+        summary["schedule"] = dict(
+            name=SCHEDULE, trained_as="one model per pinned single-threaded process",
+            device=first["device"], epochs_done=min(r["epochs_done"] for r in records),
+            **{k: first["config"][k] for k in ("epochs", "batch_size", "learning_rate",
+                                                "train_size", "test_size", "latent_dim",
+                                                "seed")})
+        scaling_laws.write_report(summary, os.path.join(docs_dir, f"scaling_{noise}_{SCHEDULE}"))
+    return counts

@@ -1,0 +1,91 @@
+"""The paper's schedule on a CPU: claims, what counts as finished, archived records, reports."""
+
+import csv
+import dataclasses
+import json
+import math
+import os
+
+import pytest
+
+from keras_svae.experiments import paper_on_cpu, runs
+
+
+def fake_run(root, model, scale, epochs=100, kl=20.0, **overrides):
+    """A run folder as `runs.train` leaves it, without training."""
+    config = runs.config_for(model, scale, "paper", **overrides)
+    folder = os.path.join(root, "paper", runs.run_name(model, scale))
+    os.makedirs(folder, exist_ok=True)
+    test = dict(kl=kl, mse=10.0 * scale, elbo=-100.0 * scale, recon=1.0, loss=1.0)
+    with open(os.path.join(folder, "metrics.json"), "w") as f:
+        json.dump(dict(test=test, config=dataclasses.asdict(config), wall_seconds=3600.0), f)
+    with open(os.path.join(folder, "history.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "loss"])
+        writer.writerows([[e, 1.0] for e in range(epochs)])
+
+
+def test_only_a_whole_paper_schedule_is_finished(tmp_path):
+    root = str(tmp_path)
+    fake_run(root, "sigma_vae", 0.1)
+    fake_run(root, "sigma_vae", 0.9, epochs=99)                   # Cut short.
+    fake_run(root, "sigma_vae", 0.5, train_size=1000)             # A quick check.
+    fake_run(root, "alpha_vae", 0.1, batch_size=128)              # Another schedule.
+    assert paper_on_cpu.finished(root, "sigma_vae", 0.1)["epochs_done"] == 100
+    for model, scale in (("sigma_vae", 0.9), ("sigma_vae", 0.5), ("alpha_vae", 0.1),
+                         ("alpha_vae", 0.9)):
+        assert paper_on_cpu.finished(root, model, scale) is None
+
+
+def test_reports_say_how_many_models_they_hold(tmp_path):
+    root, docs = str(tmp_path / "runs"), str(tmp_path / "docs")
+    for scale, kl in ((0.1, 80.0), (0.9, 12.0)):
+        fake_run(root, "sigma_vae", scale, kl=kl)
+    fake_run(root, "sigma_vae", 0.5, epochs=40)
+    assert paper_on_cpu.archive(root, docs, device="test CPU", code="abc") == [
+        "sigma_vae_0.1", "sigma_vae_0.9"]
+    record = json.load(open(os.path.join(docs, "paper", "sigma_vae_0.1", "metrics.json")))
+    assert record["epochs_done"] == 100 and record["batch_size"] == 16
+    assert record["learning_rate"] == 1e-4 and record["code"] == "abc"
+    # L + log N's constant: -(d/2) log(2 pi sigma^2), d = 784 (positive at sigma = 0.1).
+    assert record["elbo_with_constant"] == pytest.approx(
+        record["test"]["elbo"] - 392 * math.log(2 * math.pi * 0.01))
+    assert "keras" in record["versions"] and record["device"] == "test CPU"
+    assert os.path.exists(os.path.join(docs, "paper", "sigma_vae_0.1", "history.csv"))
+    assert paper_on_cpu.write_reports(docs) == {"gaussian": 2, "laplace": 0}
+    table = open(os.path.join(docs, "scaling_gaussian_paper.md")).read()
+    assert "**2 of 9 models**" in table and "not fitted (2 scales" in table
+    assert not os.path.exists(os.path.join(docs, "scaling_laplace_paper.md"))
+    rows = json.load(open(os.path.join(docs, "scaling_gaussian_paper.json")))["rows"]
+    assert [r["scale"] for r in rows] == [0.1, 0.9]
+    assert all(r["epochs_done"] == 100 and r["batch_size"] == 16 and r["learning_rate"] == 1e-4
+               for r in rows)
+    # With a third model, nu is fitted.
+    fake_run(root, "sigma_vae", 0.5, kl=30.0)
+    paper_on_cpu.archive(root, docs)
+    paper_on_cpu.write_reports(docs)
+    summary = json.load(open(os.path.join(docs, "scaling_gaussian_paper.json")))
+    assert summary["fit"]["nu"] > 0 and len(summary["rows"]) == 3
+
+
+def test_workers_never_train_one_model_twice(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(runs, "train", lambda root, model, scale, schedule, **kw: trained.append(
+        (model, scale, schedule, kw["steps_per_execution"])))
+    order = paper_on_cpu.ORDER[:3]
+    first = paper_on_cpu.worker(str(tmp_path), order=order)
+    second = paper_on_cpu.worker(str(tmp_path), order=order)  # Everything is claimed.
+    assert first == ["sigma_vae_0.1", "sigma_vae_0.9", "sigma_vae_0.5"] and second == []
+    assert trained == [(m, s, "paper", paper_on_cpu.STEPS_PER_EXECUTION) for m, s in order]
+
+
+def test_the_order_is_the_issues_and_complete():
+    assert paper_on_cpu.ORDER[:6] == (("sigma_vae", 0.1), ("sigma_vae", 0.9), ("sigma_vae", 0.5),
+                                      ("alpha_vae", 0.1), ("alpha_vae", 0.9), ("alpha_vae", 0.5))
+    assert sorted(paper_on_cpu.ORDER) == sorted(
+        (m, s) for m in ("sigma_vae", "alpha_vae") for s in runs.SCALES)
+
+
+def test_more_workers_than_cores_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="one per core"):
+        paper_on_cpu.launch(["true"], str(tmp_path), workers=(os.cpu_count() or 1) + 1)
