@@ -1,4 +1,9 @@
-"""MNIST for the experiments of Section 5, and the input pipeline for `fit`.
+"""Data: MNIST for Section 5's experiments, any image dataset by name, the input pipeline.
+
+`load(name, split)` loads any tensorflow_datasets image dataset by name
+(mnist, fashion_mnist, cifar10, svhn_cropped, ...) or a Keras-layout npz of
+any image shape, as float32 images in [0, 1] with int64 labels; `as_images`
+brings a user's own arrays to the same form. MNIST itself, as below.
 
 Where the images come from, first match wins:
 
@@ -51,7 +56,11 @@ class MnistFileError(ValueError):
     """A MNIST file that exists but cannot be read as a Keras-layout mnist.npz."""
 
 
-class MnistUnavailableError(RuntimeError):
+class DatasetUnavailableError(RuntimeError):
+    """No file was given and tensorflow_datasets could not provide the dataset."""
+
+
+class MnistUnavailableError(DatasetUnavailableError):
     """No MNIST file was given and tensorflow_datasets could not provide one."""
 
 
@@ -138,6 +147,94 @@ def load_mnist(split="train", path=None, data_dir=None, download=True):
     if path:
         return _load_npz(os.path.expanduser(path), split)
     return _load_tfds(split, data_dir, download)
+
+
+def as_images(images):
+    """A user's images as float32 (N, ..., channels) in [0, 1].
+
+    uint8 arrays are divided by 255; float arrays are kept (and must lie in [0,
+    1]); (N, H, W) gains a channel axis. For real-valued data that is not an
+    image, keep your own float32 array and a SigmaVAE with readout="identity".
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim < 2:
+        raise ValueError(f"images must have shape (N, ...): one example per row; got shape "
+                         f"{images.shape}.")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(f"images must be uint8 (0-255) or float in [0, 1], got {images.dtype}.")
+    images = images.astype(np.float32)
+    if images.size and not (np.isfinite(images).all() and images.min() >= 0
+                            and images.max() <= 1):
+        raise ValueError("Float images must lie in [0, 1] (divide 8-bit images by 255), got "
+                         f"values in [{np.nanmin(images)}, {np.nanmax(images)}].")
+    return images
+
+
+def load(name="mnist", split="train", path=None, data_dir=None, download=True):
+    """One split of an image dataset as float32 images in [0, 1] and int64 labels.
+
+    Args:
+        name: "mnist" (`load_mnist`: its file, $KERAS_SVAE_MNIST or tfds), or
+            any tensorflow_datasets image dataset with "image" and "label"
+            features (fashion_mnist, cifar10, svhn_cropped, ...).
+        split: "train" or "test" (or any tfds split string for tfds datasets).
+        path: a Keras-layout npz (x_train, y_train, x_test, y_test) instead of
+            tfds; images uint8 of any shape (N, H, W[, C]) or float in [0, 1].
+        data_dir, download: tensorflow_datasets' cache and whether it may download.
+
+    Returns:
+        (images, labels): float32 (N, H, W, C) in [0, 1], int64 (N,).
+    """
+    if name == "mnist":
+        return load_mnist(split, path=path, data_dir=data_dir, download=download)
+    if path:
+        return _load_any_npz(os.path.expanduser(path), split)
+    try:
+        import tensorflow_datasets as tfds  # Imported here: slow, and only needed online.
+    except ImportError as error:
+        raise DatasetUnavailableError(
+            f"No file was given for the dataset {name!r} and tensorflow_datasets cannot be "
+            f"imported ({error}). Give a Keras-layout npz with path=... (--data=...).") from error
+    if name not in tfds.list_builders():
+        raise ValueError(f"Unknown dataset {name!r}: tensorflow_datasets has no builder of that "
+                         "name (e.g. mnist, fashion_mnist, cifar10, svhn_cropped); or give an "
+                         "npz file with path=....")
+    try:
+        dataset = tfds.load(name, split=split, as_supervised=True, data_dir=data_dir,
+                            download=download)
+        # Batches concatenated, not batch_size=-1 (which tfds's mock data cannot serve).
+        batches = list(tfds.as_numpy(dataset.batch(4096)))
+    except Exception as error:  # tfds raises many types for "no data, no network".
+        raise DatasetUnavailableError(
+            f"Could not load the dataset {name!r} through tensorflow_datasets "
+            f"({type(error).__name__}: {error}). Offline, give a Keras-layout npz of it with "
+            "path=... (--data=...).") from error
+    if not batches:
+        raise DatasetUnavailableError(f"The split {split!r} of {name!r} holds no examples.")
+    images, labels = (np.concatenate(part) for part in zip(*batches))
+    return as_images(images), labels.astype(np.int64)
+
+
+def _load_any_npz(path, split):
+    if split not in SPLITS:
+        raise ValueError(f"An npz file holds the splits {SPLITS}, got split={split!r}.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No dataset file at {path!r}.")
+    with np.load(path, allow_pickle=False) as archive:
+        keys = f"x_{split}", f"y_{split}"
+        missing = sorted(set(keys) - set(archive.files))
+        if missing:
+            raise ValueError(f"{path!r} lacks {missing} (it has {sorted(archive.files)}).")
+        images, labels = (archive[key] for key in keys)
+    labels = np.asarray(labels).reshape(-1)
+    if not np.issubdtype(labels.dtype, np.integer) or len(labels) != len(images):
+        raise ValueError(f"{path!r}: y_{split} must hold one integer label per image, got "
+                         f"{labels.dtype} of shape {labels.shape} for {len(images)} images.")
+    return as_images(images), labels.astype(np.int64)
 
 
 def make_dataset(images, batch_size, shuffle=True, seed=None, drop_remainder=False, epoch=None):

@@ -88,7 +88,10 @@ class TrainConfig:
     epochs: int = _setting(100, "Training epochs.")
     batch_size: int = _setting(16, "Global batch size, split across replicas.")
     learning_rate: float = _setting(1e-4, "Adam learning rate.")
-    data: str = _setting(None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
+    dataset: str = _setting("mnist", "A tensorflow_datasets image dataset (mnist, fashion_mnist, "
+                            "cifar10, svhn_cropped, ...); --data gives its npz file instead.")
+    data: str = _setting(None, "Keras-layout npz of the dataset (MNIST: default "
+                         "$KERAS_SVAE_MNIST, then tfds).")
     train_size: int = _setting(0, "Train on the first N images only (0: all 60,000).")
     test_size: int = _setting(0, "Evaluate on the first N test images only (0: all).")
     seed: int = _setting(0, "Seeds the weights, the data order and the random draws.")
@@ -140,12 +143,14 @@ def run_paths(outdir):
     )
 
 
-def build_model(config):
-    """The uncompiled model that `config` describes."""
+def build_model(config, data_shape=(28, 28, 1)):
+    """The uncompiled model that `config` describes, for examples of `data_shape`."""
+    data_shape = tuple(data_shape)
     if config.model == "deen":
         energy = networks.EnergyNetwork(strides=config.strides)
-        return deen.DEEN(config.sigma, energy=energy, seed=config.seed)
-    network = dict(strides=config.strides, latent_dim=config.latent_dim, seed=config.seed)
+        return deen.DEEN(config.sigma, energy=energy, data_shape=data_shape, seed=config.seed)
+    network = dict(strides=config.strides, latent_dim=config.latent_dim, seed=config.seed,
+                   data_shape=data_shape)
     if config.model == "sigma_vae":
         return vae.sigma_vae(config.sigma, beta=config.beta, **network)
     if config.model == "alpha_vae":
@@ -252,9 +257,9 @@ def _set_aside(outdir):
 
 
 def load_images(config):
-    """The (train, test) MNIST images that `config` asks for (its data file and sizes)."""
-    return (_first(data.load_mnist("train", path=config.data)[0], config.train_size),
-            _first(data.load_mnist("test", path=config.data)[0], config.test_size))
+    """The (train, test) images that `config` asks for (its dataset, data file and sizes)."""
+    return (_first(data.load(config.dataset, "train", path=config.data)[0], config.train_size),
+            _first(data.load(config.dataset, "test", path=config.data)[0], config.test_size))
 
 
 def compiled_model(config, build):
@@ -314,7 +319,7 @@ def train_and_evaluate(config, outdir, retrain=False):
 
     seeding.set_weights_seed(config.seed)  # The same initial weights on every worker.
     x_train, x_test = load_images(config)
-    model, replicas = compiled_model(config, lambda: build_model(config))
+    model, replicas = compiled_model(config, lambda: build_model(config, x_train.shape[1:]))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # Outside any strategy scope.
     train = data.make_dataset(
         x_train, config.batch_size, seed=config.seed, epoch=epoch, drop_remainder=replicas > 1

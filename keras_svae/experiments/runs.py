@@ -102,8 +102,10 @@ _PRESENTATION = ("data", "verbose", "log_every", "steps_per_execution", "jit_com
 
 def _differences(stored, config):
     wanted = dataclasses.asdict(config)
-    return {k: (stored.get(k), v) for k, v in wanted.items()
-            if k not in _PRESENTATION and stored.get(k) != v}
+    # A field added since a run was stored has its default there (e.g. `dataset`: "mnist").
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    return {k: (stored.get(k, defaults[k]), v) for k, v in wanted.items()
+            if k not in _PRESENTATION and stored.get(k, defaults[k]) != v}
 
 
 def _claim(paths, config):
