@@ -10,6 +10,7 @@ trace time in the models' `call`.
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -185,6 +186,22 @@ def checked_input(x, image_shape, unit_interval=False, name="x"):
     return x
 
 
+def _first_batch_checked(x):
+    """A checked dataset whose first batch has been drawn once, on JAX, so that a bad first
+    batch raises here and not inside Keras's JAX loop.
+
+    Keras's JAX trainer detaches the variables' values when a loop starts (it carries
+    them in the step's state), so an error from the data inside the loop leaves the
+    model without weights in memory (its checkpoints keep the last epoch). A model that
+    is fully built skips the symbolic build that would otherwise draw the first batch
+    before the loop. A bad batch later in an epoch still meets that limit of Keras.
+    """
+    if isinstance(x, tf.data.Dataset) and keras.backend.backend() == "jax":
+        for _ in x.take(1):
+            pass
+    return x
+
+
 class InputChecks:
     """Mixin for `keras.Model`s: checks data where it enters fit/evaluate/predict.
 
@@ -196,7 +213,7 @@ class InputChecks:
 
     def _checked(self, x, name="x", unit_interval=None):
         unit_interval = self._unit_interval if unit_interval is None else unit_interval
-        return checked_input(x, self.data_shape, unit_interval, name)
+        return _first_batch_checked(checked_input(x, self.data_shape, unit_interval, name))
 
     def _checked_targets(self, y):
         # Targets, where a model takes them (DEEN's clean x for noisy inputs).
