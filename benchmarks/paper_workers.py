@@ -28,11 +28,11 @@ import time
 from absl import app
 from absl import flags
 
+from keras_svae.experiments import paper_on_cpu
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PINNED_ENV = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-}
+# The thread settings of the pinned trainers themselves (their backend is the layout's).
+PINNED_ENV = {k: v for k, v in paper_on_cpu.PINNED_ENV.items() if k != "KERAS_BACKEND"}
 LAYOUTS = {  # name: (backend, one process pinned per core?, number of processes)
     "tensorflow_one": ("tensorflow", False, 1),
     "jax_one": ("jax", False, 1),
