@@ -229,6 +229,9 @@ class ConvFeatures(layers.Layer):
         for conv in self.convs:
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
+        # Every layer built, so that Keras's fit never draws a batch ahead to build one
+        # (that would advance a reshuffling dataset's order on JAX).
+        self.flatten.build(shape)
         self.dense.build((shape[0], math.prod(shape[1:])))
 
     def call(self, x):
@@ -392,6 +395,7 @@ class MLPEnergy(layers.Layer):
         self.readout = _energy_readout(self.dtype_policy)
 
     def build(self, input_shape):
+        self.flatten.build(input_shape)  # Every layer built (see ConvFeatures.build).
         shape = (input_shape[0], math.prod(input_shape[1:]))
         for dense in self.hidden:
             dense.build(shape)

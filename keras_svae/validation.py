@@ -8,6 +8,7 @@ input pipeline before the batch reaches the step. Shapes are also checked at
 trace time in the models' `call`.
 """
 
+import inspect
 import math
 
 import keras
@@ -186,20 +187,59 @@ def checked_input(x, image_shape, unit_interval=False, name="x"):
     return x
 
 
-def _first_batch_checked(x):
-    """A checked dataset whose first batch has been drawn once, on JAX, so that a bad first
-    batch raises here and not inside Keras's JAX loop.
+class _JaxStateGuard(keras.callbacks.Callback):
+    """Gives a model back its variables when data raises inside Keras's JAX loop.
 
-    Keras's JAX trainer detaches the variables' values when a loop starts (it carries
-    them in the step's state), so an error from the data inside the loop leaves the
-    model without weights in memory (its checkpoints keep the last epoch). A model that
-    is fully built skips the symbolic build that would otherwise draw the first batch
-    before the loop. A bad batch later in an epoch still meets that limit of Keras.
+    Keras's JAX trainer detaches the variables' values when its loop starts and
+    carries them in the step's state, so an error from the data (our checks of a
+    tf.data dataset run as it is iterated) would leave the model without weights in
+    memory. The guard keeps the values the loop starts from (`on_train_begin`,
+    `on_test_begin`); `restore` syncs the state of the last step taken, else puts
+    those values back. Drawing a batch ahead instead would advance a reshuffling
+    dataset's order.
     """
-    if isinstance(x, tf.data.Dataset) and keras.backend.backend() == "jax":
-        for _ in x.take(1):
-            pass
-    return x
+
+    def _keep(self):
+        # `_value`: a detached variable's `value` would call its (dropped) initializer.
+        self.kept = [(v, v._value) for v in _loop_variables(self.model) if v._value is not None]
+
+    def on_train_begin(self, logs=None):
+        self._keep()
+
+    def on_test_begin(self, logs=None):
+        self._keep()
+
+    def restore(self, model):
+        if getattr(model, "_jax_state", None) and not getattr(model, "_jax_state_synced", True):
+            model.jax_state_sync()
+        for variable, value in getattr(self, "kept", []):
+            if variable._value is None:
+                variable.assign(value)
+
+
+def _loop_variables(model):
+    optimizer = getattr(model, "optimizer", None)
+    return (model.trainable_variables + model.non_trainable_variables
+            + (optimizer.variables if optimizer is not None else []) + model.metrics_variables)
+
+
+def _guarded(run, model, kwargs):
+    """Runs fit or evaluate; on JAX, an error leaves the model its variables."""
+    if keras.backend.backend() != "jax":
+        return run(**kwargs)
+    guard = _JaxStateGuard()
+    kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [guard]
+    try:
+        return run(**kwargs)
+    except Exception:
+        guard.restore(model)
+        raise
+
+
+def _positional(method, args):
+    """Keras's positional arguments after x and y, by name (so that callbacks can be added)."""
+    names = list(inspect.signature(method).parameters)[2:]
+    return dict(zip(names, args))
 
 
 class InputChecks:
@@ -213,7 +253,7 @@ class InputChecks:
 
     def _checked(self, x, name="x", unit_interval=None):
         unit_interval = self._unit_interval if unit_interval is None else unit_interval
-        return _first_batch_checked(checked_input(x, self.data_shape, unit_interval, name))
+        return checked_input(x, self.data_shape, unit_interval, name)
 
     def _checked_targets(self, y):
         # Targets, where a model takes them (DEEN's clean x for noisy inputs).
@@ -225,10 +265,13 @@ class InputChecks:
             self._checked(validation_data[0], "validation_data")
         else:
             validation_data = self._checked(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+        return _guarded(super().fit, self, dict(kwargs, x=x, y=y, validation_data=validation_data,
+                                                **_positional(super().fit, args)))
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(self._checked(x), self._checked_targets(y), *args, **kwargs)
+        return _guarded(super().evaluate, self, dict(
+            kwargs, x=self._checked(x), y=self._checked_targets(y),
+            **_positional(super().evaluate, args)))
 
     def predict(self, x, *args, **kwargs):
         return super().predict(self._checked(x, unit_interval=False), *args, **kwargs)

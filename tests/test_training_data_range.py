@@ -86,3 +86,38 @@ def test_deen_pairs_need_not_lie_in_the_range(rng):
     history = model.fit(x + 0.5, x, epochs=1, batch_size=8, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert any(not np.array_equal(a, b) for a, b in zip(before, weights_of(model)))
+
+
+def test_a_bad_batch_later_in_a_dataset_leaves_the_weights_of_the_last_step():
+    """The steps before the bad batch count, and the model keeps their weights (on JAX too,
+    whose loop holds the weights outside the model while it runs)."""
+    good, bad = CLEAN[:4], CLEAN[4:] * 255
+    model, reference = compiled("gaussian"), compiled("gaussian")
+    reference.set_weights(model.get_weights())
+    reference.train_on_batch(good)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 1\]"):
+        model.fit(tf.data.Dataset.from_tensor_slices(np.concatenate([good, bad])).batch(4),
+                  epochs=1, verbose=0)
+    for ours, theirs in zip(weights_of(model), weights_of(reference)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    model.fit(good, epochs=1, batch_size=4, verbose=0)  # ... and trains on.
+
+
+def test_a_reshuffling_dataset_is_iterated_once_per_epoch():
+    """fit sees a reshuffling dataset's first order: no batch is drawn ahead of the loop."""
+    def shuffled():
+        return tf.data.Dataset.from_tensor_slices(CLEAN).shuffle(
+            8, seed=3, reshuffle_each_iteration=True).batch(4)
+
+    def order(dataset):
+        return np.concatenate([to_numpy(b) for b in dataset])
+
+    once = shuffled()
+    first = order(once)
+    assert not np.array_equal(first, order(once))  # A batch drawn ahead would change the order.
+    model, reference = compiled("gaussian"), compiled("gaussian")
+    reference.set_weights(model.get_weights())
+    model.fit(shuffled(), epochs=1, verbose=0)
+    reference.fit(first, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    for ours, theirs in zip(weights_of(model), weights_of(reference)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
