@@ -225,10 +225,12 @@ def _loop_variables(model):
 
 def _guarded(run, model, kwargs):
     """Runs fit or evaluate; on JAX, an error leaves the model its variables."""
-    if keras.backend.backend() != "jax":
+    given = kwargs.get("callbacks")
+    # A CallbackList: Keras's fit validating, whose guard already sees on_test_begin.
+    if keras.backend.backend() != "jax" or isinstance(given, keras.callbacks.CallbackList):
         return run(**kwargs)
     guard = _JaxStateGuard()
-    kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [guard]
+    kwargs["callbacks"] = list(given or []) + [guard]
     try:
         return run(**kwargs)
     except Exception:
