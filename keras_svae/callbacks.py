@@ -27,6 +27,7 @@ from keras import ops
 from tensorboard.plugins.hparams import api as hparams_api
 
 from keras_svae import corruption
+from keras_svae import images as grids  # `images` names the data here.
 from keras_svae import seeding
 from keras_svae import vae
 
@@ -34,10 +35,8 @@ DEFAULT_NOISES = (("gaussian", 0.5), ("gaussian", 0.9), ("laplace", 0.4), ("salt
 
 
 def image_grid(rows):
-    """Tiles rows of images (each (n, h, w, c) in [0, 1]) into one (1, H, W, c) image."""
-    rows = [np.clip(np.asarray(r, np.float32), 0.0, 1.0) for r in rows]
-    tiled = [np.concatenate(list(r), axis=1) for r in rows]  # Each row: (h, n*w, c).
-    return np.concatenate(tiled, axis=0)[None]
+    """Tiles rows of images (each (n, h, w, c) in [0, 1]) into one (1, H, W, c) summary image."""
+    return grids.tile(np.stack([np.asarray(r) for r in rows]))[None]
 
 
 class StepScalars(callbacks.Callback):

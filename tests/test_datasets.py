@@ -11,7 +11,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from conftest import REPO
-from keras_svae import data
+from keras_svae import data, seeding
 
 
 @pytest.mark.parametrize("name, shape", [("cifar10", (32, 32, 3)), ("fashion_mnist", (28, 28, 1))])
@@ -77,3 +77,25 @@ def test_train_example_trains_on_cifar10_by_name(tmp_path):
     assert report["config"]["dataset"] == "cifar10" and np.isfinite(report["test"]["loss"])
     model = keras.saving.load_model(tmp_path / "run" / "last.keras")
     assert model.data_shape == (32, 32, 3)
+
+
+def test_the_experiments_take_colour_images_and_any_number_of_classes(tmp_path, rng):
+    """Robustness curves, the classifier and the figure panels on 8x8x3 images of 3 classes."""
+    from keras_svae.experiments import classifier, figures, robustness
+
+    images = rng.uniform(size=(12, 8, 8, 3)).astype("float32")
+    labels = np.arange(12) % 3
+    model = classifier.train(images, labels, epochs=1, batch_size=4)
+    assert model.output_shape == (None, 3)
+    rows = robustness.curves(model, {"raw y": lambda y: y}, images, labels, "gaussian",
+                             levels=[0.0, 0.5], batch_size=4)
+    assert rows[0]["mse"] == 0.0  # Level 0: y is x.
+    expected = np.mean(np.sum(np.square(robustness.corrupt(
+        "gaussian", images, 0.5, seed=seeding.derive(0, seeding.ROBUSTNESS, seeding.NOISE, 1))
+        - images).reshape(12, -1), axis=1))
+    assert rows[1]["mse"] == pytest.approx(expected, rel=1e-5) and rows[1]["mse"] > 1.0
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    path = tmp_path / "panels.png"
+    figures.save_panels(str(path), [("clean", images), ("noisy", images[::-1])], columns=4,
+                        title="colour")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -26,11 +26,3 @@ def test_a_models_report_holds_consistent_numbers_and_panels(tmp_path, rng):
     paths = evaluation_report.write_panels(model, images, str(tmp_path / "m"), "σ=0.5", units=2,
                                            steps=4)
     assert all(open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in paths)
-
-
-def test_tiles_keep_colour_and_lay_rows_out():
-    grid = np.zeros((2, 3, 4, 5, 3), "float32")
-    grid[1, 2] = 1.0
-    image = evaluation_report.tile(grid)
-    assert image.shape == (8, 15, 3)
-    assert image[4:, 10:].min() == 1.0 and image[:4].max() == 0.0

@@ -22,13 +22,6 @@ class Blur:
         return ops.convert_to_tensor(np.full((n, 28, 28, 1), 0.5, "float32"))
 
 
-def test_tile_lays_images_out_row_major_and_clips():
-    images = np.arange(6, dtype="float32").reshape(6, 1, 1, 1) / 10 - 0.1
-    grid = figures.tile(images.repeat(2, 1).repeat(2, 2), columns=3)
-    assert grid.shape == (4, 6)
-    np.testing.assert_allclose(grid[::2, ::2], [[0.0, 0.0, 0.1], [0.2, 0.3, 0.4]], atol=1e-7)
-
-
 def test_additive_noise_is_shared_along_columns():
     images = np.random.default_rng(0).uniform(size=(30, 28, 28, 1)).astype("float32")
     labels = np.arange(30) % 10

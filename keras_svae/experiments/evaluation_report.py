@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from keras_svae import evaluation
+from keras_svae import images as grids  # `images` names the data here.
 
 
 def evaluate(model, images, k=1000, seed=0):
@@ -60,22 +61,13 @@ def write_report(results, stem):
     return table
 
 
-def tile(grid):
-    """(rows, columns, H, W, C) images -> one (rows * H, columns * W, C) array in [0, 1]."""
-    grid = np.clip(np.asarray(grid, np.float32), 0.0, 1.0)
-    rows, columns, h, w, c = grid.shape
-    return grid.transpose(0, 2, 1, 3, 4).reshape(rows * h, columns * w, c)
-
-
 def _save(path, image, title):
     import matplotlib.pyplot as plt  # Imported here: only the panels draw.
 
     height, width = image.shape[:2]
     fig, ax = plt.subplots(figsize=(max(4.0, width / 40), max(1.5, height / 40) + 0.5), dpi=120)
-    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0,
-              interpolation="nearest")
+    grids.show(ax, image)
     ax.set_title(title, fontsize=8)
-    ax.axis("off")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -89,9 +81,9 @@ def write_panels(model, images, stem, name, units=5, steps=10):
         raise ValueError(f"Panels draw images (N, H, W, C); got shape {images.shape}.")
     path = evaluation.interpolate(model, images[0], images[1], steps)
     paths = [stem + "_interpolation.png", stem + "_traversals.png"]
-    _save(paths[0], tile(path[None]), f"{name}: x̂ from E_q[z|x_a] to E_q[z|x_b]")
+    _save(paths[0], grids.tile(path[None]), f"{name}: x̂ from E_q[z|x_a] to E_q[z|x_b]")
     order = np.argsort(evaluation.latent_activity(model, images))[::-1][:units]
     grid = evaluation.traverse(model, images[0], order)
-    _save(paths[1], tile(grid), f"{name}: traversals of the {len(order)} most active units "
+    _save(paths[1], grids.tile(grid), f"{name}: traversals of the {len(order)} most active units "
           f"({', '.join(map(str, order))}), z_j from -3 to 3")
     return [os.path.abspath(p) for p in paths]

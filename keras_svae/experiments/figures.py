@@ -1,6 +1,6 @@
 """The paper's robustness figures (Figures 2-6) and prior samples (Appendix C).
 
-Every panel is a grid of 28x28 digits. The noisy images are drawn once per
+Every panel is a grid of test images (`images.tile`; grey-scale or colour). The noisy images are drawn once per
 figure, from the given seed (`streams`), and held fixed for every model, as in
 the paper; each model's estimate is its `estimate(y, seed)` (x_hat(z), z ~ q(z|y), for
 a VAE; x_hat(y) for DEEN). `models` is any callable (model, scale) -> a
@@ -29,20 +29,12 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
+from keras_svae import images as grids  # `images` names the data here.
 from keras_svae import seeding
 from keras_svae.experiments import paper
 
 FIGURES = ("fig2_gaussian", "fig2_laplace", "fig3_laplace", "fig4_gaussian", "fig5_sigmas",
            "fig6_salt_and_pepper", "appendix_c_samples")
-
-
-def tile(images, columns):
-    """(n, h, w, 1) images -> one (rows*h, columns*w) array, row-major, clipped to [0, 1]."""
-    images = np.clip(np.asarray(images, np.float32)[..., 0], 0.0, 1.0)
-    rows = len(images) // columns
-    h, w = images.shape[1:]
-    return images[:rows * columns].reshape(rows, columns, h, w).swapaxes(1, 2).reshape(
-        rows * h, columns * w)
 
 
 def save_panels(path, panels, columns, title):
@@ -54,10 +46,8 @@ def save_panels(path, panels, columns, title):
     height = width / len(panels) * rows / columns + 0.9  # Room for the titles.
     fig, axes = plt.subplots(1, len(panels), figsize=(width, height), dpi=120, squeeze=False)
     for ax, (caption, images) in zip(axes[0], panels):
-        ax.imshow(tile(images, columns), cmap="gray", vmin=0.0, vmax=1.0,
-                  interpolation="nearest")
+        grids.show(ax, grids.tile(grids.in_rows(images, columns)))
         ax.set_title(caption, fontsize=8)
-        ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)

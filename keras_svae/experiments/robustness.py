@@ -92,7 +92,7 @@ def curves(classifier, estimators, images, labels, noise, levels=None, seed=0, b
             rows.append(dict(
                 estimator=name, level=float(level),
                 accuracy=classifier_lib.accuracy(classifier, estimate, labels, batch_size),
-                mse=float(np.mean(np.sum((estimate - images) ** 2, axis=(1, 2, 3)))),
+                mse=float(np.mean(np.square(estimate - images).reshape(len(images), -1).sum(axis=1))),
             ))
     return rows
 
