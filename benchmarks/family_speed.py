@@ -6,9 +6,11 @@ For each backend and batch size, `model.fit` on real MNIST images (through
 `data.make_dataset`, the package's compile settings) for:
 
 * one `SigmaVAE` (the sequential sweep trains K of these in turn), and
-* a `SigmaVAEFamily` of K members (sigma = 0.1 ... 0.9 for K = 9) with each
-  convolution mode of `family_networks` ("grouped", "per_member"), and, on
-  TensorFlow, with XLA on and off.
+* a `SigmaVAEFamily` of K members (sigma = 0.1 ... 0.9 for K = 9), a
+  container of K `SigmaVAE`s, on TensorFlow with XLA on and off, and
+* with --baseline=<a source tree of an earlier version>, that version's
+  family in the same run (the family with a member axis in every weight that
+  the container replaced: `git archive 73487f4 | tar -x -C <dir>`).
 
 It prints images per second *per member* (member-images trained per second
 of wall time) and the speed-up over the single model, the quantity that sets
@@ -36,6 +38,8 @@ flags.DEFINE_integer("members", 9, "K, the family's size.")
 flags.DEFINE_integer("images", 1024, "Training images per timed epoch.")
 flags.DEFINE_integer("repeats", 2, "Timed epochs; the best is kept.")
 flags.DEFINE_string("out", None, "Write the markdown table here (and the JSON beside it).")
+flags.DEFINE_string("baseline", None, "A source tree of an earlier keras_svae whose family is "
+                    "measured beside (its stacked-weight family, convolution='per_member').")
 flags.DEFINE_string("worker", None, "Internal: run one measurement (a JSON spec).")
 FLAGS = flags.FLAGS
 
@@ -54,8 +58,8 @@ def work(spec):
         model, members = vae.sigma_vae(0.9, seed=0), 1
     else:
         scales = [round(0.1 * (k + 1), 1) for k in range(spec["members"])]
-        model = family.SigmaVAEFamily([dict(scale=s, seed=0) for s in scales],
-                                      convolution=spec["convolution"])
+        extra = {"convolution": spec["convolution"]} if "convolution" in spec else {}
+        model = family.SigmaVAEFamily([dict(scale=s, seed=0) for s in scales], **extra)
         members = len(scales)
     model.compile(keras.optimizers.Adam(1e-4), jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
@@ -63,11 +67,13 @@ def work(spec):
     rate, compile_seconds = timing.fit_rate(model, dataset, members * len(images),
                                             spec["repeats"], steps_per_execution)
     return dict(rate=rate, compile_seconds=compile_seconds, jit_compile=str(jit_compile),
-                steps_per_execution=steps_per_execution)
+                steps_per_execution=steps_per_execution, package=os.path.dirname(family.__file__))
 
 
-def run_worker(backend, **spec):
+def run_worker(backend, tree=None, **spec):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if tree:  # That version's package first on the path.
+        env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, __file__, f"--worker={json.dumps(spec)}"],
                             capture_output=True, text=True, env=env)
     if result.returncode:
@@ -78,18 +84,12 @@ def run_worker(backend, **spec):
 def variants(backend):
     """(label, spec) of what to measure on `backend`."""
     yield "single model", dict(kind="single", jit_compile="fastest")
-    for convolution in ("per_member", "grouped"):
-        # TensorFlow runs a grouped convolution on a CPU through XLA whatever jit_compile
-        # says, and slowly (a side run at batch 16: 372 images/s per member with XLA, 280
-        # without, against 1,738 per member): only one of the two is timed.
-        jit = "false" if backend == "tensorflow" and convolution == "grouped" else "fastest"
-        # XLA's grouped convolutions on a CPU are 5x slower: a quarter of the images will do.
-        slow = convolution == "grouped" and backend != "torch"
-        yield f"family, {convolution}", dict(kind="family", convolution=convolution,
-                                             jit_compile=jit, images_divisor=4 if slow else 1)
-        if backend == "tensorflow" and convolution == "per_member":
-            yield "family, per_member, no XLA", dict(kind="family", convolution=convolution,
-                                                     jit_compile="false")
+    yield "family", dict(kind="family", jit_compile="fastest")
+    if backend == "tensorflow":
+        yield "family, no XLA", dict(kind="family", jit_compile="false")
+    if FLAGS.baseline:
+        yield "family, stacked weights (baseline)", dict(
+            kind="family", jit_compile="fastest", convolution="per_member", tree=FLAGS.baseline)
 
 
 def measure():
@@ -97,7 +97,7 @@ def measure():
     for backend in FLAGS.backends:
         for batch in (int(b) for b in FLAGS.batch_sizes):
             for label, spec in variants(backend):
-                images = FLAGS.images // spec.pop("images_divisor", 1)
+                images = FLAGS.images
                 result = run_worker(backend, data=FLAGS.data, images=images,
                                     repeats=FLAGS.repeats, members=FLAGS.members, batch=batch,
                                     **spec)
@@ -139,9 +139,9 @@ def main(argv):
     print(table)
     if FLAGS.out:
         with open(FLAGS.out, "w") as f:
+            command = " ".join(sys.argv[1:])
             f.write(f"# A family of σ-VAEs against one model at a time\n\nMade by `python "
-                    f"benchmarks/family_speed.py --data={FLAGS.data} --out={FLAGS.out}` on "
-                    "this 2-core CPU.\n\n"
+                    f"benchmarks/family_speed.py {command}` on this 2-core CPU.\n\n"
                     + table)
         with open(os.path.splitext(FLAGS.out)[0] + ".json", "w") as f:
             json.dump(dict(members=FLAGS.members, rows=rows), f, indent=2)

@@ -1,25 +1,35 @@
-"""`SigmaVAEFamily`: K sigma-/alpha-/vanilla VAEs of one network, trained as one Keras model.
+"""`SigmaVAEFamily`: K `SigmaVAE`s trained together as one Keras model.
 
-The paper's results are sweeps (nine sigma-VAEs, nine alpha-VAEs), and at the
-paper's batch size of 16 a step of one small VAE is bound by per-step
-overhead, not arithmetic. A family trains the K members in one program: its
-weights carry a leading member axis (`family_networks`), so one step runs one
-set of kernels whatever K is.
+The paper's results are sweeps (nine sigma-VAEs, nine alpha-VAEs). A family
+trains the K members in one program, one `fit`, one data pipeline and one
+compiled step, instead of K runs one after another.
 
-Each member is the model `SigmaVAE` would be: its own noise model (any mix
-of Gaussian sigma, Laplace alpha and Bernoulli), its own beta (Theorem 1),
-its own seed and random draws. The family's loss is the sum of the members'
-losses (each the batch mean of eq. 7 or eq. 11, negated, as `SigmaVAE`'s),
-so each member's gradient is its own loss's; with an optimizer that acts on
-each weight entry alone (SGD, Adam and the others of
-`PER_ENTRY_OPTIMIZERS`, without norm clipping; `fit` refuses the rest) every member follows the trajectory of its own
-`SigmaVAE` run (tests/test_family.py checks this to 1e-5).
+A family is a container: its members are `SigmaVAE` models, networks and
+all, so there is one definition of the networks and of the loss (the
+members' own `_forward` and `_terms`). Members may differ in anything that
+leaves one batch meaningful for all of them: noise model (any mix of Gaussian
+sigma, Laplace alpha and Bernoulli), beta (Theorem 1), seed, and the networks
+themselves (the paper's, another architecture, or a user's own encoder and
+decoder); they share only the data's shape.
 
-`family.member(k)` returns member k as a standard `SigmaVAE`;
-`SigmaVAEFamily.from_members(models)` stacks trained or fresh ones.
+The family's loss is the sum of the members' losses (each the batch mean of
+eq. 7 or eq. 11, negated, as `SigmaVAE`'s). The members share no weight, so
+each member's gradient is its own loss's, and with an optimizer that acts on
+each weight on its own (`PER_ENTRY_OPTIMIZERS`, without norm clipping; `fit`
+refuses the rest) every member follows the trajectory of its own `SigmaVAE`
+run (tests/test_family.py checks this to 1e-5).
 
-Data: one batch (batch, H, W, C) that every member sees, or each member its
-own, (batch, K, H, W, C) (`data.make_family_dataset` orders them as
+Why a container and not one model vectorised over stacked weights: measured
+side by side (docs/family_speed.md), the container is as fast per member on a
+CPU as the family with a member axis in every weight that it replaces, and it
+holds any network, where stacked weights need every member to have the same
+one.
+
+`family.member(k)` returns a copy of member k, a standard `SigmaVAE`;
+`SigmaVAEFamily.from_members(models)` holds copies of trained or fresh ones.
+
+Data: one batch (batch, *data_shape) that every member sees, or each member
+its own, (batch, K, *data_shape) (`data.make_family_dataset` orders them as
 K separate runs with the members' seeds would).
 
 Metrics per member, named by `member_label` (e.g. "kl/σ=0.3",
@@ -31,35 +41,18 @@ import keras
 from keras import ops
 
 from keras_svae import distribution
-from keras_svae import family_networks
-from keras_svae import imaginary_noise
-from keras_svae import posterior
-from keras_svae import random_state
-from keras_svae import reductions
-from keras_svae import seeding
 from keras_svae import validation
 from keras_svae import vae
 
 _SYMBOLS = {"gaussian": "σ", "laplace": "α"}
 _METRICS = ("recon", "kl", "mse", "elbo")
-# Network settings that every member shares (`SigmaVAE`'s arguments).
-NETWORK = ("data_shape", "latent_dim", "conv_channels", "strides", "encoder_units",
-           "decoder_units")
+_SETTINGS = ("noise", "scale", "beta", "seed")  # What a member dict holds.
+_MODEL_ARGUMENTS = ("name", "dtype", "trainable")  # The rest of **kwargs builds the networks.
 
 
-def _member(spec):
-    """A member's settings, validated: {"noise", "scale", "beta", "seed"}."""
-    if not isinstance(spec, dict):
-        raise ValueError(f"Each member must be a dict of noise, scale, beta, seed; got {spec!r}.")
-    unknown = set(spec) - {"noise", "scale", "beta", "seed"}
-    if unknown:
-        raise ValueError(f"A member's settings are noise, scale, beta and seed; {sorted(unknown)} "
-                         "belong to the whole family (one network shape) or nowhere.")
-    noise_model = imaginary_noise.get(spec.get("noise", "gaussian"), spec.get("scale"))
-    seed = spec.get("seed")
-    return dict(noise=noise_model.name, scale=noise_model.scale,
-                beta=validation.validate_beta(spec.get("beta", 1.0)),
-                seed=None if seed is None else int(seed))
+def member_settings(model):
+    """A member's settings: {"noise", "scale", "beta", "seed"}."""
+    return dict(noise=model.noise, scale=model.scale, beta=model.beta, seed=model.seed)
 
 
 def member_label(member):
@@ -70,34 +63,46 @@ def member_label(member):
 
 
 def labels(members):
-    """One distinct label per member: the seed is added where settings repeat, then the index.
-
-    Two members with the same settings and the same (not None) seed would be one
-    model trained twice: that is refused.
-    """
-    for i, member in enumerate(members):
-        if member["seed"] is not None and member in members[:i]:
-            raise ValueError(f"Members {members.index(member)} and {i} repeat the same noise, "
-                             f"scale, beta and seed ({member}): one model trained twice.")
+    """One distinct label per member: the seed is added where settings repeat, then the index."""
     plain = [member_label(m) for m in members]
     named = [f"{p},seed={m['seed']}" if plain.count(p) > 1 else p
              for p, m in zip(plain, members)]
     return [f"{n}#{i}" if named.count(n) > 1 else n for i, n in enumerate(named)]
 
 
+def copy_model(model, name=None):
+    """A new `SigmaVAE` equal to `model`: its config, weights and random state."""
+    config = dict(model.get_config())
+    config.pop("name", None)
+    copy = type(model).from_config({**config, **({"name": name} if name else {})})
+    copy_state(model, copy)
+    return copy
+
+
+def copy_state(source, target):
+    """Copies one `SigmaVAE`'s weights and random state into another of the same networks."""
+    target.set_weights(source.get_weights())
+    # A copy of the state: JAX's train step donates (deletes) the arrays it updates.
+    target.seed_generator.state.assign(ops.convert_to_numpy(source.seed_generator.state))
+
+
 @keras.saving.register_keras_serializable(package="keras_svae")
-class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.Model):
-    """K VAEs of one network shape trained together (see the module docstring).
+class SigmaVAEFamily(validation.InputChecks, keras.Model):
+    """K `SigmaVAE`s trained together (see the module docstring).
 
     Args:
-        members: list of dicts, one per member, with "noise" ("gaussian",
-            "laplace" or "bernoulli"; default "gaussian"), "scale" (sigma or
-            alpha; None for "bernoulli"), "beta" (default 1.0) and "seed"
-            (seeds that member's draws; default None).
-        data_shape, latent_dim, conv_channels, strides, encoder_units,
-            decoder_units: the one network shape, as `SigmaVAE`'s.
-        convolution: "auto", "grouped" or "per_member" (`family_networks`).
-        **kwargs: passed to `keras.Model`.
+        members: a non-empty list, each either
+            - a dict of a member's settings: "noise" ("gaussian", "laplace" or
+              "bernoulli"; default "gaussian"), "scale" (sigma or alpha; None
+              for "bernoulli"), "beta" (default 1.0) and "seed" (seeds that
+              member's draws; default None), built with the paper's networks
+              and the network settings in **kwargs; or
+            - a `SigmaVAE`, any networks, which the family then holds and
+              trains itself (`from_members` holds copies instead).
+        **kwargs: `SigmaVAE`'s network settings for the dict members
+            (data_shape, latent_dim, conv_channels, strides, encoder_units,
+            decoder_units, convolution, readout), and `keras.Model`'s name,
+            dtype and trainable.
 
     Example:
 
@@ -107,30 +112,17 @@ class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.
     >>> model = family.member(2)  # the sigma = 0.9 SigmaVAE
     """
 
-    _unit_interval = True
-
-    def __init__(self, members, data_shape=(28, 28, 1), latent_dim=100,
-                 conv_channels=(32, 64, 128), strides=2, encoder_units=200, decoder_units=2000,
-                 convolution="auto", **kwargs):
+    def __init__(self, members, **kwargs):
+        network = {k: kwargs.pop(k) for k in list(kwargs) if k not in _MODEL_ARGUMENTS}
         super().__init__(**kwargs)
-        members = list(members) if isinstance(members, (list, tuple)) else members
-        if not isinstance(members, list) or not members:
-            raise ValueError(f"A family needs at least one member (a non-empty list of dicts), "
-                             f"got {members!r}.")
-        self.members = [_member(m) for m in members]
+        if not isinstance(members, (list, tuple)) or not members:
+            raise ValueError(f"A family needs at least one member (a non-empty list of dicts or "
+                             f"SigmaVAE models), got {members!r}.")
+        self.vaes = [self._member_model(m, k, network) for k, m in enumerate(members)]
+        _check_members(self.vaes)
+        self.members = [member_settings(m) for m in self.vaes]
         self.labels = labels(self.members)
-        self.noise_models = [imaginary_noise.get(m["noise"], m["scale"]) for m in self.members]
-        self.data_shape = tuple(int(d) for d in data_shape)
-        if len(self.data_shape) != 3:
-            raise ValueError(f"data_shape must be (height, width, channels), got {data_shape}.")
-        k = len(self.members)
-        self.encoder = family_networks.FamilyEncoder(
-            k, latent_dim, conv_channels, strides, encoder_units, convolution, name="encoder",
-            dtype=self.dtype_policy)
-        self.decoder = family_networks.FamilyDecoder(k, self.data_shape, decoder_units,
-                                                     name="decoder", dtype=self.dtype_policy)
-        self.seed_generators = [seeding.generator(m["seed"], seeding.POSTERIOR)
-                                for m in self.members]
+        self.data_shape = self.vaes[0].data_shape
         # PyTorch refuses "." in a variable's path, so trackers are named with "_"
         # and `get_metrics_result` reports the labels as they are.
         self.trackers = {f"{name}/{label}": keras.metrics.Mean(name=_safe(f"{name}/{label}"))
@@ -138,27 +130,46 @@ class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.
         self._display = {_safe(name): name for name in self.trackers}
         self.build((None,) + self.data_shape)
 
+    def _member_model(self, member, k, network):
+        if isinstance(member, vae.SigmaVAE):
+            return member
+        if not isinstance(member, dict):
+            raise ValueError(f"Each member must be a dict of noise, scale, beta, seed, or a "
+                             f"SigmaVAE; got {member!r}.")
+        unknown = set(member) - set(_SETTINGS)
+        if unknown:
+            raise ValueError(f"A member dict holds noise, scale, beta and seed; {sorted(unknown)} "
+                             "belong to the whole family (its network settings) or nowhere.")
+        if {"encoder", "decoder"} & set(network):
+            raise ValueError("One encoder or decoder given to the whole family would be shared "
+                             "by its members; give each member its own: SigmaVAEFamily("
+                             "[SigmaVAE(encoder=..., decoder=..., ...), ...]).")
+        return vae.SigmaVAE(**member, **network, name=f"member_{k}", dtype=self.dtype_policy)
+
     @property
     def num_members(self):
-        return len(self.members)
+        return len(self.vaes)
 
     @property
-    def latent_dim(self):
-        return self.encoder.latent_dim
+    def _unit_interval(self):
+        return any(m._unit_interval for m in self.vaes)  # One batch must suit every member.
 
     def build(self, input_shape=None):
-        input_shape = (None,) + self.data_shape if input_shape is None else tuple(input_shape)
-        self.encoder.build(input_shape)
-        self.decoder.build((self.num_members, input_shape[0], self.latent_dim))
+        pass  # The members are built.
 
     def _check_input(self, x):
         shape = tuple(ops.shape(x))
-        if len(shape) == 5 and shape[1] not in (None, self.num_members):
-            raise ValueError(f"x with a member axis must have shape (batch, {self.num_members}, "
-                             f"{', '.join(map(str, self.data_shape))}): one batch per member; "
-                             f"got shape {shape}.")
-        validation.check_shape(shape[:1] + shape[-3:] if len(shape) == 5 else shape,
-                               self.data_shape)
+        if len(shape) == len(self.data_shape) + 2:
+            if shape[1] not in (None, self.num_members):
+                raise ValueError(
+                    f"x with a member axis must have shape (batch, {self.num_members}, "
+                    f"{', '.join(map(str, self.data_shape))}): one batch per member; got shape "
+                    f"{shape}.")
+            shape = shape[:1] + shape[2:]
+        validation.check_shape(shape, self.data_shape)
+
+    def _member_data(self, x, k):
+        return x[:, k] if len(x.shape) == len(self.data_shape) + 2 else x
 
     def call(self, x, training=False):
         """Every member's forward pass on its data.
@@ -167,15 +178,15 @@ class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.
             x: (batch,) + data_shape for all, or (batch, K) + data_shape.
 
         Returns:
-            dict of "z_mean", "z_log_var", "z" (each (K, batch, latent_dim))
-            and "logits" ((K, batch) + data_shape).
+            dict of "z_mean", "z_log_var", "z" (each (K, batch, latent_dim) when
+            the members' latent sizes agree, else a list of K) and "logits"
+            ((K, batch) + data_shape).
         """
         self._check_input(x)
-        z_mean, z_log_var = self.encoder(ops.cast(x, self.compute_dtype))
         # Member k draws from its own generator exactly what its SigmaVAE would.
-        z = ops.stack([posterior.sample(z_mean[k], z_log_var[k], generator)
-                       for k, generator in enumerate(self.seed_generators)])
-        return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": self.decoder(z)}
+        outputs = [m._forward(self._member_data(x, k), m.seed_generator)
+                   for k, m in enumerate(self.vaes)]
+        return {key: _stack([o[key] for o in outputs]) for key in outputs[0]}
 
     def _checked(self, x, name="x", unit_interval=None):
         # The data checks of fit/evaluate, on one batch for all or (batch, K, ...) batches.
@@ -185,26 +196,19 @@ class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.
                                             unit_interval, name)
         return super()._checked(x, name, unit_interval)
 
-    def _member_data(self, x, k):
-        return x[:, k] if len(x.shape) == 5 else x
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Sum over members of each one's batch mean of -log p(x | z) + beta * KL."""
+        """Sum over members of each one's `SigmaVAE` loss (eqs. 7 and 11, negated)."""
         del y, training
         if sample_weight is not None:
             raise ValueError("SigmaVAEFamily does not take sample weights.")
         total = 0.0
-        for k, (member, label) in enumerate(zip(self.members, self.labels)):
-            logits = y_pred["logits"][k]
-            x_k = ops.cast(self._member_data(x, k), logits.dtype)
-            recon = self.noise_models[k].negative_log_likelihood(x_k, logits)
-            kl = posterior.kl_divergence(y_pred["z_mean"][k], y_pred["z_log_var"][k])
-            mse = reductions.sum_per_example(ops.square(x_k - ops.sigmoid(logits)))
-            for name, value in (("recon", recon), ("kl", kl), ("mse", mse),
-                                ("elbo", -(recon + kl))):
+        for k, (model, label) in enumerate(zip(self.vaes, self.labels)):
+            outputs = {key: value[k] for key, value in y_pred.items()}
+            terms = model._terms(self._member_data(x, k), outputs)
+            for name, value in dict(terms, elbo=-(terms["recon"] + terms["kl"])).items():
                 self.trackers[f"{name}/{label}"].update_state(value)
-            total = total + ops.mean(recon + member["beta"] * kl)
-        if self.losses:
+            total = total + model._loss(terms)
+        if self.losses:  # The members' regularisers and add_loss terms, once.
             total = total + ops.sum([ops.cast(extra, total.dtype) for extra in self.losses])
         return distribution.scale_loss(total)
 
@@ -223,78 +227,58 @@ class SigmaVAEFamily(validation.InputChecks, random_state.SavesSeedState, keras.
     # ------------------------------------------------------------------
     # Members in and out.
 
-    def network_config(self):
-        """The network settings every member shares, as `SigmaVAE` arguments."""
-        return dict(data_shape=list(self.data_shape), latent_dim=self.latent_dim,
-                    conv_channels=list(self.encoder.conv_channels),
-                    strides=list(self.encoder.strides), encoder_units=self.encoder.units,
-                    decoder_units=self.decoder.units)
-
-    def _pairs(self, model):
-        return family_networks.member_layers(self.encoder, self.decoder, model)
-
-    def member(self, k):
-        """Member k as a standard `SigmaVAE` (its weights and random state copied)."""
+    def _index(self, k):
         if not 0 <= int(k) < self.num_members:
             raise IndexError(f"member index must be in [0, {self.num_members}), got {k}.")
-        k = int(k)
-        model = vae.SigmaVAE(**self.members[k], **self.network_config())
-        for stacked, single in self._pairs(model):
-            single.kernel.assign(stacked.kernel[k])
-            single.bias.assign(stacked.bias[k])
-        # A copy: JAX's train step donates (deletes) the arrays of the state it updates.
-        model.seed_generator.state.assign(ops.convert_to_numpy(self.seed_generators[k].state))
-        return model
+        return int(k)
+
+    def member(self, k):
+        """A copy of member k, a standard `SigmaVAE` (its weights and random state)."""
+        return copy_model(self.vaes[self._index(k)])
 
     def set_member(self, k, model):
         """Copies a `SigmaVAE`'s weights and random state into member k (same settings)."""
-        if not 0 <= int(k) < self.num_members:
-            raise IndexError(f"member index must be in [0, {self.num_members}), got {k}.")
-        k = int(k)
-        _check_same_network(self, model)
-        theirs = dict(noise=model.noise, scale=model.scale, beta=model.beta, seed=model.seed)
-        if theirs != self.members[k]:
-            raise ValueError(f"Member {k} is {self.members[k]}; this model is {theirs}.")
-        for stacked, single in self._pairs(model):
-            for name in ("kernel", "bias"):
-                variable = getattr(stacked, name)
-                variable.assign(ops.scatter_update(
-                    variable, [[k]], ops.expand_dims(getattr(single, name), 0)))
-        self.seed_generators[k].state.assign(ops.convert_to_numpy(model.seed_generator.state))
+        k = self._index(k)
+        mine = self.vaes[k]
+        if not isinstance(model, vae.SigmaVAE):
+            raise ValueError(f"Members are SigmaVAE models, got {type(model).__name__}.")
+        if member_settings(model) != self.members[k]:
+            raise ValueError(f"Member {k} is {self.members[k]}; this model is "
+                             f"{member_settings(model)}.")
+        if _network_config(model) != _network_config(mine):
+            raise ValueError(f"Member {k}'s networks differ from this model's.")
+        copy_state(model, mine)
 
     @classmethod
-    def from_members(cls, models, convolution="auto", **kwargs):
-        """A family of these `SigmaVAE`s, with their weights and random state."""
+    def from_members(cls, models, **kwargs):
+        """A family holding copies of these `SigmaVAE`s (weights and random state)."""
         models = list(models)
         if not models:
             raise ValueError("A family needs at least one member, got no models.")
-        first = models[0]
         for model in models:
-            _check_same_network(first, model)
-        family = cls([dict(noise=m.noise, scale=m.scale, beta=m.beta, seed=m.seed)
-                      for m in models], convolution=convolution,
-                     **_network_of(first), **kwargs)
-        for k, model in enumerate(models):
-            family.set_member(k, model)
-        return family
+            if not isinstance(model, vae.SigmaVAE):
+                raise ValueError(f"Members must be SigmaVAE models, got {type(model).__name__}.")
+        return cls([copy_model(m, name=f"member_{k}") for k, m in enumerate(models)], **kwargs)
 
     # ------------------------------------------------------------------
-    # Serialization.
+    # Serialization: each member as the SigmaVAE it is.
 
     def get_config(self):
         config = super().get_config()
-        config.update(members=[dict(m) for m in self.members], **self.network_config(),
-                      convolution=self.encoder.convolution)
+        config["members"] = [keras.saving.serialize_keras_object(m) for m in self.vaes]
         return config
 
-    def _saved_seed_generators(self):  # Saved with the weights (random_state).
-        return self.seed_generators
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["members"] = [keras.saving.deserialize_keras_object(m) for m in config["members"]]
+        return cls(**config)
 
 
 # Optimizers whose update of a weight entry reads that entry's gradient and state only, so
-# that a stacked weight trains as K separate ones. Others (Lamb's trust ratio, Adafactor's
-# factored moments, Muon's per-matrix update, a loss-scale optimizer's skipped steps) mix
-# the members.
+# that the family's step is each member's own step. Others (Lamb's trust ratio, Adafactor's
+# factored moments, Muon's per-matrix update, a loss-scale optimizer's skipped steps, a
+# global norm clip) read every member's gradients at once.
 PER_ENTRY_OPTIMIZERS = ("SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad",
                         "Adadelta", "Lion", "Ftrl")
 
@@ -309,32 +293,47 @@ def _check_optimizer(optimizer):
                          f"trains as its own model; got {name}.")
     if getattr(optimizer, "clipnorm", None) or getattr(optimizer, "global_clipnorm", None):
         raise ValueError(
-            "SigmaVAEFamily cannot train with clipnorm or global_clipnorm: a norm over a "
-            "stacked weight (or all weights) mixes the members, so they would no longer "
-            "train as their own models. Use clipvalue, or train the members apart.")
+            "SigmaVAEFamily cannot train with clipnorm or global_clipnorm: a norm over all "
+            "weights mixes the members, so they would no longer train as their own models. "
+            "Use clipvalue, or train the members apart.")
+
+
+def _check_members(models):
+    """ValueError unless the members share the data shape and nothing else."""
+    shapes = {tuple(m.data_shape) for m in models}
+    if len(shapes) > 1:
+        raise ValueError(f"All members of a family take one batch, so one data shape; got "
+                         f"{sorted(shapes)}.")
+    owners = {}
+    for k, model in enumerate(models):
+        for variable in model.weights:
+            if id(variable) in owners and owners[id(variable)] != k:
+                raise ValueError(f"Members {owners[id(variable)]} and {k} share the weight "
+                                 f"{variable.path}: a family trains separate models.")
+            owners[id(variable)] = k
+    names = [m.name for m in models]
+    if len(set(names)) < len(names):
+        raise ValueError(f"Members need distinct names (their weights' paths), got {names}.")
+    settings = [member_settings(m) for m in models]
+    for i, member in enumerate(settings):
+        if member["seed"] is not None and member in settings[:i]:
+            twin = settings.index(member)
+            if _network_config(models[twin]) == _network_config(models[i]):
+                raise ValueError(f"Members {twin} and {i} repeat the same noise, scale, beta, "
+                                 f"seed and networks ({member}): one model trained twice.")
+
+
+def _network_config(model):
+    config = dict(model.get_config())
+    for key in ("name", "trainable", "dtype") + _SETTINGS:
+        config.pop(key, None)
+    return config
+
+
+def _stack(values):
+    shapes = {tuple(v.shape[1:]) for v in values}
+    return ops.stack(values) if len(shapes) == 1 else list(values)
 
 
 def _safe(name):
     return name.replace(".", "_")
-
-
-def _network_of(model):
-    config = model.get_config()
-    return {name: config[name] for name in NETWORK}
-
-
-def _check_same_network(reference, model):
-    """ValueError unless `model` is a SigmaVAE with `reference`'s network (a model or family)."""
-    if not isinstance(model, vae.SigmaVAE):
-        raise ValueError(f"Members must be SigmaVAE models, got {type(model).__name__}.")
-    config = model.get_config()
-    if "encoder" in config or "decoder" in config or config["readout"] != "sigmoid":
-        raise ValueError("A family stacks the paper's networks with the sigmoid readout; this "
-                         "SigmaVAE has networks of its own or another readout. Train it alone.")
-    mine = (reference.network_config() if isinstance(reference, SigmaVAEFamily)
-            else _network_of(reference))
-    theirs = _network_of(model)
-    different = {k: (theirs[k], mine[k]) for k in NETWORK if theirs[k] != mine[k]}
-    if different:
-        raise ValueError(f"All members of a family share one network shape; this model differs "
-                         f"in (model, family): {different}.")

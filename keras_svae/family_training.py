@@ -25,9 +25,7 @@ metrics.json), and a rerun carries on. A diverged run raises and leaves no
 backup to restore.
 """
 
-import csv
 import dataclasses
-import math
 import os
 import shutil
 import time
@@ -35,7 +33,6 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_svae import callbacks
 from keras_svae import data
 from keras_svae import distribution
 from keras_svae import family
@@ -70,34 +67,48 @@ def shared_config(configs):
     return configs[0]
 
 
-def build(configs, convolution="auto"):
+def build(configs):
     """The family, each member initialised as its own run's model would be."""
     models = []
     for config in configs:
         member_spec(config)  # Refuses what a family cannot hold (DEEN).
         seeding.set_weights_seed(config.seed)
         models.append(training.build_model(config))
-    return family.SigmaVAEFamily.from_members(models, convolution=convolution)
+    return family.SigmaVAEFamily.from_members(models)
 
 
-class MemberRuns(keras.callbacks.Callback):
-    """After every epoch with a finite loss: each member's last.keras, best.keras, history.csv."""
+class MemberCallbacks(keras.callbacks.Callback):
+    """Runs a single run's callbacks on member k of a family, with member k's logs.
 
-    def __init__(self, member_paths):
+    Their model is a copy of member k (a standard `SigmaVAE`, brought up to date
+    at each epoch's end) and their logs are its metrics under a single model's
+    names, so `training.model_callbacks` leaves in a member's folder what a
+    single run leaves.
+    """
+
+    def __init__(self, k, callbacks):
         super().__init__()
-        self.member_paths = member_paths
+        self.k, self.callbacks = k, list(callbacks)
+
+    def _each(self, hook, *args, logs=None):
+        logs = member_logs(self.model, self.k, logs or {})
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args, logs=logs)
+
+    def on_train_begin(self, logs=None):
+        self.member = self.model.member(self.k)
+        # Uncompiled: the family's optimizer trains it (TensorBoard reads the attribute).
+        self.member.optimizer = None
+        for callback in self.callbacks:
+            callback.set_model(self.member)
+        self._each("on_train_begin", logs=logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if not math.isfinite(logs.get("loss", float("nan"))):
-            return
-        for k, paths in enumerate(self.member_paths):
-            model = self.model.member(k)
-            training.save_atomically(model, paths.last)
-            row = member_logs(self.model, k, logs)
-            if _improved(paths.history, row.get("val_loss")):
-                training.save_atomically(model, paths.best)
-            _append_row(paths.history, dict(epoch=epoch, **row))
+        family.copy_state(self.model.vaes[self.k], self.member)
+        self._each("on_epoch_end", epoch, logs=logs)
+
+    def on_train_end(self, logs=None):
+        self._each("on_train_end", logs=logs)
 
 
 def member_logs(fam, k, logs):
@@ -111,27 +122,6 @@ def member_logs(fam, k, logs):
         row.update({f"{prefix}{name}": float(v) for name, v in values.items()})
         row[f"{prefix}loss"] = float(values["recon"] + beta * values["kl"])
     return row
-
-
-def _improved(history_path, val_loss):
-    if val_loss is None or not math.isfinite(val_loss):
-        return False
-    best = training._best_validation_loss(history_path)
-    return best is None or val_loss < best
-
-
-def _append_row(path, row):
-    """Appends a row under the file's own header (the row's keys, sorted, for a new file)."""
-    header = None
-    if os.path.exists(path):
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=header or ["epoch"] + sorted(set(row) - {"epoch"}),
-                                extrasaction="ignore")
-        if not header:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -162,7 +152,7 @@ class TimeLimit(keras.callbacks.Callback):
 
 
 def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto",
-                 convolution="auto"):
+                 retrain=False):
     """Trains the members' runs as one family; returns each member's test metrics.
 
     Args:
@@ -172,7 +162,9 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
         time_limit: seconds; stop after the last epoch that fits (None: all epochs).
         data_order: "shared" (every member the first member's order), "own"
             (each its seed's) or "auto" ("shared" when all seeds are equal).
-        convolution: `family_networks.CONVOLUTIONS`.
+        retrain: move the folders of members that finished already aside to
+            `<outdir>.previous-<time>` (as `training.train_and_evaluate` does) and
+            train them anew with the others.
 
     Returns:
         dict with "metrics" (per member, the test metrics under a single
@@ -188,6 +180,12 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
     if data_order == "auto":
         data_order = "shared" if len({c.seed for c in configs}) == 1 else "own"
     member_paths = [training.run_paths(d) for d in outdirs]
+    for member in member_paths:
+        if os.path.exists(member.metrics):
+            if not retrain:
+                raise ValueError(f"{member.outdir} holds a finished run; pass retrain=True to "
+                                 "train it again (its folder is kept beside).")
+            training._set_aside(member.outdir)
     for d in list(outdirs) + [family_dir]:
         os.makedirs(d, exist_ok=True)
     paths = training.run_paths(family_dir)
@@ -198,7 +196,7 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
             config.coordinator_address, config.num_processes, config.process_id)
 
     x_train, x_test = training.load_images(config)
-    model, replicas = training.compiled_model(config, lambda: build(configs, convolution))
+    model, replicas = training.compiled_model(config, lambda: build(configs))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     fixed = replicas > 1
     if data_order == "own":
@@ -208,19 +206,16 @@ def train_family(configs, outdirs, family_dir, time_limit=None, data_order="auto
         train = data.make_dataset(x_train, config.batch_size, seed=config.seed, epoch=epoch,
                                   drop_remainder=fixed)
     test = training.test_dataset(x_test, replicas)
-    history = model.fit(train, epochs=config.epochs, validation_data=test, shuffle=False,
-              verbose=config.verbose, callbacks=[
-                  keras.callbacks.TerminateOnNaN(),
-                  callbacks.EpochSeed(epoch),
-                  # Kept when a time limit stops the run (Keras deletes it at any end of fit);
-                  # _finish removes it once every epoch is done.
-                  keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True,
-                                                   delete_checkpoint=False),
-                  keras.callbacks.CSVLogger(paths.history, append=True),
-                  MemberRuns(member_paths),
-                  keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
-                  callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
-              ] + extra)
+    members = [MemberCallbacks(k, training.model_callbacks(c, p, x_test))
+               for k, (c, p) in enumerate(zip(configs, member_paths))]
+    history = model.fit(
+        train, epochs=config.epochs, validation_data=test, shuffle=False, verbose=config.verbose,
+        # The backup is kept when a time limit stops the run; _finish removes it once every
+        # epoch is done.
+        callbacks=training.loop_callbacks(config, paths, epoch, keep_backup=True) + [
+            keras.callbacks.CSVLogger(paths.history, append=True),
+            keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
+        ] + members + extra)
     if training.diverged(history):
         # The backup holds the diverged weights now: a rerun must not restore them.
         shutil.rmtree(paths.backup, ignore_errors=True)

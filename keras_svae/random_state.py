@@ -13,10 +13,7 @@ _KEY = "seed_generator_state"
 
 
 class SavesSeedState:
-    """Mixin for models with a `seed_generator` attribute (or several: `_saved_seed_generators`)."""
-
-    def _saved_seed_generators(self):
-        return [self.seed_generator]
+    """Mixin for models with a `seed_generator` attribute."""
 
     def _own_variables(self):
         return self._trainable_variables + self._non_trainable_variables
@@ -24,21 +21,10 @@ class SavesSeedState:
     def save_own_variables(self, store):
         for i, variable in enumerate(self._own_variables()):
             store[f"{i}"] = variable
-        for key, generator in zip(_keys(), self._saved_seed_generators()):
-            store[key] = generator.state
+        store[_KEY] = self.seed_generator.state
 
     def load_own_variables(self, store):
         for i, variable in enumerate(self._own_variables()):
             variable.assign(store[f"{i}"])
-        for key, generator in zip(_keys(), self._saved_seed_generators()):
-            if key in store:  # Files written before the state was saved lack it.
-                generator.state.assign(store[key])
-
-
-def _keys():
-    """The store keys of the first, second, ... generator (the first one's as it always was)."""
-    yield _KEY
-    k = 1
-    while True:
-        yield f"{_KEY}_{k}"
-        k += 1
+        if _KEY in store:  # Files written before the state was saved lack it.
+            self.seed_generator.state.assign(store[_KEY])

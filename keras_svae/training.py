@@ -347,11 +347,32 @@ def train_and_evaluate(config, outdir, retrain=False):
 
 
 def _callbacks(config, paths, epoch, x_test):
+    return loop_callbacks(config, paths, epoch) + model_callbacks(config, paths, x_test)
+
+
+def loop_callbacks(config, paths, epoch, keep_backup=False):
+    """The callbacks of the training loop itself: NaN stop, data order, resumable backup, steps.
+
+    keep_backup: keep the backup when fit ends (Keras deletes it at any end of fit),
+    for a run that a time limit may stop before its last epoch.
+    """
     return [
         keras.callbacks.TerminateOnNaN(),
         callbacks.EpochSeed(epoch),
         # double_checkpoint: a kill while the backup is written leaves the previous one.
-        keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True),
+        keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True,
+                                         delete_checkpoint=not keep_backup),
+        callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
+    ]
+
+
+def model_callbacks(config, paths, x_test):
+    """The callbacks that leave one model's files in its run folder (see the module docstring).
+
+    A family runs them on each member (`family_training.MemberCallbacks`), so its
+    members' folders are those of single runs.
+    """
+    return [
         keras.callbacks.CSVLogger(paths.history, append=True),
         LastCheckpoint(paths.last),
         keras.callbacks.ModelCheckpoint(
@@ -359,7 +380,6 @@ def _callbacks(config, paths, epoch, x_test):
             initial_value_threshold=_best_validation_loss(paths.history),
         ),
         keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
-        callbacks.StepScalars(os.path.join(paths.logs, "train"), every=config.log_every),
         callbacks.RobustnessImages(os.path.join(paths.logs, "images"), x_test[:8], seed=config.seed),
         callbacks.HParams(paths.logs, dataclasses.asdict(config),
                           trial_id=os.path.basename(os.path.normpath(paths.outdir))),

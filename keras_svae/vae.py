@@ -216,6 +216,10 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             "mse": reductions.sum_per_example(ops.square(x - self.noise_model.mean(logits))),
         }
 
+    def _loss(self, terms):
+        """The batch mean of -log p(x | z) + beta * KL: the negated ELBO of eqs. 7 and 11."""
+        return ops.mean(terms["recon"] + self.beta * terms["kl"])
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Batch mean of -log p(x | z) + beta * KL (eqs. 7 and 11, negated)."""
         del y, training  # Unsupervised: the target is x itself.
@@ -226,7 +230,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         self.kl_tracker.update_state(terms["kl"])
         self.mse_tracker.update_state(terms["mse"])
         self.elbo_tracker.update_state(-(terms["recon"] + terms["kl"]))
-        loss = ops.mean(terms["recon"] + self.beta * terms["kl"])
+        loss = self._loss(terms)
         if self.losses:  # Regularisers and add_loss terms of the layers.
             loss = loss + ops.sum([ops.cast(extra, loss.dtype) for extra in self.losses])
         # Per replica under tf.distribute: Keras sums the replicas' gradients.

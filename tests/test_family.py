@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import SMALL, to_numpy
-from keras_svae import data, family, family_networks, vae
+from keras_svae import data, family, vae
 
 SHAPE = SMALL["data_shape"]
 NETWORK = {k: v for k, v in SMALL.items() if k != "data_shape"}
@@ -89,18 +89,17 @@ def test_family_dataset_reshuffles_each_pass_without_an_epoch_variable():
 # Members out ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("convolution", ["grouped", "per_member"])
-def test_member_gives_the_members_outputs(convolution, tmp_path):
-    fam = family.SigmaVAEFamily(MEMBERS, data_shape=SHAPE, convolution=convolution, **NETWORK)
+def test_member_gives_the_members_outputs(tmp_path):
+    fam = family.SigmaVAEFamily(MEMBERS, data_shape=SHAPE, **NETWORK)
     for k in range(fam.num_members):
         member = fam.member(k)
-        assert isinstance(member, vae.SigmaVAE)
+        assert isinstance(member, vae.SigmaVAE) and member is not fam.vaes[k]
         assert (member.noise, member.scale, member.beta, member.seed) == (
             MEMBERS[k]["noise"], MEMBERS[k]["scale"], MEMBERS[k].get("beta", 1.0),
             MEMBERS[k]["seed"])
-        state = to_numpy(fam.seed_generators[k].state)
+        state = to_numpy(fam.vaes[k].seed_generator.state)
         ours = to_numpy(fam(X[:5])["logits"][k])
-        fam.seed_generators[k].state.assign(state)  # The member's copy starts from here too.
+        fam.vaes[k].seed_generator.state.assign(state)  # The member's copy starts from here too.
         np.testing.assert_allclose(to_numpy(member(X[:5])["logits"]), ours, atol=1e-6)
         path = str(tmp_path / f"member{k}.keras")
         member.save(path)
@@ -109,15 +108,15 @@ def test_member_gives_the_members_outputs(convolution, tmp_path):
                                    to_numpy(fam(X[:5])["z_mean"][k]), atol=1e-6)
 
 
-def test_convolution_modes_agree():
-    grouped = family.SigmaVAEFamily(MEMBERS, data_shape=SHAPE, convolution="grouped", **NETWORK)
-    split = family.SigmaVAEFamily(MEMBERS, data_shape=SHAPE, convolution="per_member", **NETWORK)
-    split.set_weights(grouped.get_weights())
-    for x in (X[:6], np.stack([X[:6], X[6:12], X[12:18]], axis=1)):  # shared, own data
-        np.testing.assert_allclose(to_numpy(split(x)["z_mean"]), to_numpy(grouped(x)["z_mean"]),
+def test_members_see_their_own_batches():
+    """With a member axis, member k's outputs are its model's on column k."""
+    fam = family.SigmaVAEFamily(MEMBERS, data_shape=SHAPE, **NETWORK)
+    own = np.stack([X[:6], X[6:12], X[12:18]], axis=1)
+    z_mean = to_numpy(fam(own)["z_mean"])
+    for k in range(3):
+        np.testing.assert_allclose(z_mean[k], to_numpy(fam.vaes[k].encode(own[:, k])[0]),
                                    atol=1e-6)
-    with pytest.raises(ValueError, match="convolution must be one of"):
-        family_networks.resolve_convolution("winograd")
+    assert not np.allclose(z_mean[0], to_numpy(fam.vaes[0].encode(X[6:12])[0]), atol=1e-3)
 
 
 def test_a_saved_family_loads_after_importing_the_package_only(tmp_path):
@@ -144,8 +143,9 @@ def test_family_saves_and_loads(tmp_path):
     assert loaded.members == fam.members and loaded.get_config() == fam.get_config()
     for a, b in zip(loaded.weights, fam.weights):
         np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
-    for ours, theirs in zip(loaded.seed_generators, fam.seed_generators):  # not replayed
-        np.testing.assert_array_equal(to_numpy(ours.state), to_numpy(theirs.state))
+    for ours, theirs in zip(loaded.vaes, fam.vaes):  # The draws continue, not replayed.
+        np.testing.assert_array_equal(to_numpy(ours.seed_generator.state),
+                                      to_numpy(theirs.seed_generator.state))
 
 
 # Bad families ---------------------------------------------------------------------------------
@@ -164,10 +164,17 @@ def test_bad_families_name_the_problem():
         family.SigmaVAEFamily([dict(scale=0.5, seed=1), dict(scale=0.5, seed=1)])
     with pytest.raises(ValueError, match="must be a dict"):
         family.SigmaVAEFamily([0.5])
-    wide = vae.SigmaVAE(scale=0.6, data_shape=SHAPE, **{**NETWORK, "latent_dim": 6})
-    with pytest.raises(ValueError, match=r"one network shape.*latent_dim"):
+    with pytest.raises(ValueError, match="Members must be SigmaVAE"):
+        family.SigmaVAEFamily.from_members([object()])
+    other = vae.SigmaVAE(scale=0.6, data_shape=(6, 6, 1), **NETWORK)
+    with pytest.raises(ValueError, match=r"one data shape"):
         family.SigmaVAEFamily.from_members([vae.SigmaVAE(scale=0.5, data_shape=SHAPE, **NETWORK),
-                                            wide])
+                                            other])
+    model = vae.SigmaVAE(scale=0.5, data_shape=SHAPE, **NETWORK)
+    with pytest.raises(ValueError, match="share the weight"):
+        family.SigmaVAEFamily([model, model])
+    with pytest.raises(ValueError, match="give each member its own"):
+        family.SigmaVAEFamily([dict(scale=0.5)], encoder=model.encoder)
 
 
 def test_same_settings_other_seeds_are_labelled_by_seed():

@@ -50,6 +50,29 @@ def test_a_family_sweep_trains_the_models_of_the_sequential_sweep(tmp_path, mnis
     logs = event_accumulator.EventAccumulator(str(family_dir / "logs" / "validation"))
     logs.Reload()
     assert {"epoch_kl/σ=0.3", "epoch_mse/α=0.5"} <= set(logs.Tags()["tensors"])
+    # Each member's folder has a single run's TensorBoard logs: scalars, images, hparams.
+    for run in family_runs:
+        member = {}
+        for name in ("validation", "images", ""):
+            member[name] = event_accumulator.EventAccumulator(f"{run.outdir}/logs/{name}")
+            member[name].Reload()
+        assert {"epoch_kl", "epoch_loss"} <= set(member["validation"].Tags()["tensors"])
+        images = set(member["images"].Tags()["tensors"])
+        assert {"robustness/gaussian_0.5", "samples/prior"} <= images
+        assert "_hparams_/session_start_info" in member[""].PluginTagToContent("hparams")
+
+
+def test_retrain_sets_a_finished_family_aside_and_trains_anew(tmp_path, mnist_path):
+    first = runs.train_family(str(tmp_path), MEMBERS, data=mnist_path, **TINY)
+    with pytest.raises(ValueError, match="holds a finished run; pass retrain=True"):
+        family_training.train_family(
+            [runs.config_for(m, s, data=mnist_path, **TINY) for m, s in MEMBERS],
+            [run.outdir for run in first], str(tmp_path / "f"))
+    again = runs.train_family(str(tmp_path), MEMBERS, data=mnist_path, retrain=True, **TINY)
+    for run in again:
+        assert len(rows(f"{run.outdir}/history.csv")) == 2  # A new history, not appended.
+        kept = list(tmp_path.glob(f"{run.outdir.rstrip('/').split('/')[-1]}.previous-*"))
+        assert len(kept) == 1 and (kept[0] / "metrics.json").exists()
 
 
 def test_the_members_kl_is_what_the_saved_member_evaluates(tmp_path, mnist_path):

@@ -12,8 +12,8 @@ from conftest import REPO
 
 PACKAGE = REPO / "keras_svae"
 PRIMITIVES = {"imaginary_noise", "posterior", "networks", "input_gradient", "corruption", "data",
-              "validation", "reductions", "random_state", "distribution", "family_networks",
-              "seeding", "evaluation"}
+              "validation", "reductions", "random_state", "distribution",
+              "seeding", "evaluation", "images"}
 MODELS = {"vae", "deen", "training", "callbacks", "family", "family_training"}
 ALIASES = {"classifier", "equivalence", "power_law", "robustness"}  # Old paths, one release.
 

@@ -140,3 +140,30 @@ def test_the_readme_snippet_runs():
     scope = {}
     exec("import keras\nimport keras_svae\n" + snippet, scope)
     assert scope["model"].data_shape == (32, 32, 3) and scope["model"].latent_dim == 16
+
+
+def test_user_networks_train_as_a_family_equal_to_single_runs(rng):
+    """Two members with keras-io networks (and one of the paper's beside) follow their runs."""
+    from keras_svae import SigmaVAEFamily
+
+    x = rng.uniform(size=(32,) + COLOUR).astype("float32")
+    singles = []
+    for k, (noise, scale) in enumerate([("gaussian", 0.5), ("laplace", 0.3)]):
+        keras.utils.set_random_seed(k)
+        encoder, decoder = keras_io_networks()
+        singles.append(SigmaVAE(noise, scale, encoder=encoder, decoder=decoder, seed=k))
+    singles.append(SigmaVAE(scale=0.9, data_shape=COLOUR, latent_dim=3, conv_channels=(4, 4, 4),
+                            encoder_units=8, decoder_units=8, seed=5))
+    family = SigmaVAEFamily.from_members(singles)
+    for model in singles:
+        model.compile(keras.optimizers.Adam(1e-3))
+        model.fit(x, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    family.compile(keras.optimizers.Adam(1e-3))
+    family.fit(x, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for k, model in enumerate(singles):
+        member = family.member(k)
+        assert member.encoder.count_params() == model.encoder.count_params()
+        for a, b in zip(member.weights, model.weights):
+            np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-5, rtol=0)
+    assert not np.allclose(to_numpy(family.member(0).weights[0]),
+                           to_numpy(family.member(1).weights[0]))

@@ -149,7 +149,7 @@ def train(root, model, scale=None, schedule="cpu", **overrides):
 
 
 def train_family(root, members, schedule="cpu", time_limit=None, data_order="auto",
-                 **overrides):
+                 retrain=False, **overrides):
     """Trains several models as one `SigmaVAEFamily`; returns a `TrainedRun` per member.
 
     Each member lands in its usual run folder (<root>/<run_name>), exactly as
@@ -166,19 +166,22 @@ def train_family(root, members, schedule="cpu", time_limit=None, data_order="aut
             cut short has metrics_partial.json instead of metrics.json and
             `TrainedRun.epochs_done` < its epochs; rerunning carries on.
         data_order: `family_training.DATA_ORDERS` ("own": each member its seed's order).
+        retrain: train every member anew, finished ones too (their folders are kept
+            beside, as `<run folder>.previous-<time>`).
         **overrides: `TrainConfig` fields shared by every member (e.g. `seed`).
     """
     configs = [config_for(model, scale, schedule, **overrides) for model, scale in members]
     all_paths = [training.run_paths(os.path.join(root, run_name(m, s))) for m, s in members]
     for paths, config in zip(all_paths, configs):
         _claim(paths, config)
-    todo = [i for i, paths in enumerate(all_paths) if not os.path.exists(paths.metrics)]
+    todo = [i for i, paths in enumerate(all_paths)
+            if retrain or not os.path.exists(paths.metrics)]
     if todo:
         result = family_training.train_family(
             [configs[i] for i in todo], [all_paths[i].outdir for i in todo],
             _family_folder(root, [run_name(*members[i]) for i in todo],
                            [configs[i] for i in todo], data_order), time_limit=time_limit,
-            data_order=data_order)
+            data_order=data_order, retrain=retrain)
         if not result["finished"]:
             return [_trained_run(p) if i not in todo
                     else _trained_run(p, family_training.partial_metrics_path(p))
