@@ -116,16 +116,27 @@ _DEFINE = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEF
            bool: flags.DEFINE_bool}
 
 
-def define_flags(flag_values=flags.FLAGS):
-    """Defines one absl flag per `TrainConfig` field, with its default and help."""
+def define_flags(flag_values=flags.FLAGS, names=None, defaults=None):
+    """Defines one absl flag per `TrainConfig` field, with its default and help.
+
+    Args:
+        flag_values: the `flags.FlagValues` to define them in.
+        names: the fields to make flags of (default: every field).
+        defaults: {name: (default, why)} for a flag whose default is not the
+            field's (e.g. None: the experiments' schedule decides); `why`
+            joins its help text.
+    """
+    defaults = defaults or {}
     for field in dataclasses.fields(TrainConfig):
+        if names is not None and field.name not in names:
+            continue
+        default, why = defaults.get(field.name, (field.default, None))
+        text = field.metadata["help"] + (f" {why}" if why else "")
         choices = field.metadata["choices"]
         if choices:
-            flags.DEFINE_enum(field.name, field.default, list(choices), field.metadata["help"],
-                              flag_values=flag_values)
+            flags.DEFINE_enum(field.name, default, list(choices), text, flag_values=flag_values)
         else:
-            _DEFINE[field.type](field.name, field.default, field.metadata["help"],
-                                flag_values=flag_values)
+            _DEFINE[field.type](field.name, default, text, flag_values=flag_values)
 
 
 def config_from_flags(flag_values=flags.FLAGS):
