@@ -25,12 +25,13 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_svae import family_training  # noqa: E402
+from keras_svae import training  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import paper  # noqa: E402
 from keras_svae.experiments import scaling_laws  # noqa: E402
 
 cli.define_family_flags()
-flags.DEFINE_enum("noise", "gaussian", list(scaling_laws.MODELS),
+flags.DEFINE_enum("noise", "gaussian", list(scaling_laws.NOISES),
                   "gaussian: sigma-VAEs; laplace: alpha-VAEs.")
 flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas (alphas).")
 flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
@@ -46,7 +47,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    family, model = cli.family(FLAGS), scaling_laws.MODELS[FLAGS.noise]
+    family, model = cli.family(FLAGS), training.model_of(FLAGS.noise)
     scales = [float(s) for s in FLAGS.scales]
     if FLAGS.time_limit_minutes and not FLAGS.family:
         raise app.UsageError("--time_limit_minutes needs --family.")

@@ -31,7 +31,8 @@ from keras_svae.experiments import scaling_laws
 
 def members(scales=paper.SCALES):
     """The (model, scale) pairs: a sigma-VAE and an alpha-VAE per scale (18 for the paper's)."""
-    return [(model, float(s)) for model in ("sigma_vae", "alpha_vae") for s in scales]
+    return [(training.model_of(noise), float(s)) for noise in scaling_laws.NOISES
+            for s in scales]
 
 
 def device_name():
@@ -98,7 +99,8 @@ def run(root, report_dir, schedule="paper", time_limit=None, scales=paper.SCALES
     family, pairs = runs.Family(root, schedule, **overrides), members(scales)
     trained = dict(zip(pairs, family.train_family(pairs, time_limit=time_limit)))
     tables = {}
-    for noise, model in scaling_laws.MODELS.items():
+    for noise in scaling_laws.NOISES:
+        model = training.model_of(noise)
         results = [trained[model, float(s)] for s in scales]
         summary = scaling_laws.summarize(noise, [float(s) for s in scales],
                                          [r.metrics for r in results],

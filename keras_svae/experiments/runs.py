@@ -46,14 +46,10 @@ SCALES = paper.SCALES
 
 _CONFIG = "experiment_config.json"  # Written before training starts.
 
-_SCALE_FIELD = {"sigma_vae": "sigma", "alpha_vae": "alpha", "deen": "sigma", "vanilla_vae": None}
-
 
 def run_name(model, scale=None):
     """The folder name of one trained model, e.g. "sigma_vae_0.9" or "vanilla_vae"."""
-    if model not in _SCALE_FIELD:
-        raise ValueError(f"model must be one of {sorted(_SCALE_FIELD)}, got {model!r}.")
-    if _SCALE_FIELD[model] is None:
+    if training.scale_field(model) is None:
         return model
     if scale is None:
         raise ValueError(f"A {model} needs a scale (its sigma or alpha).")
@@ -75,8 +71,9 @@ def config_for(model, scale=None, schedule="cpu", **overrides):
         raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}.")
     run_name(model, scale)  # Validates the pair.
     fields = dict(SCHEDULES[schedule], model=model)
-    if _SCALE_FIELD[model]:
-        fields[_SCALE_FIELD[model]] = float(scale)
+    scale_field = training.scale_field(model)
+    if scale_field:
+        fields[scale_field] = float(scale)
     fields.update(overrides)
     return training.TrainConfig(**fields)
 
