@@ -22,7 +22,7 @@ Classifiers (--classifier_architecture: the robustness ConvNet or the smoothing
 literature's LeNet): "clean" (trained on clean MNIST), "noise" (trained with
 Gaussian noise at the smoothing sigma: Cohen's baseline), "finetuned" (the
 clean one fitted further on the front-end's outputs of noisy training images;
-kept beside the family's models). DEEN and the sigma-VAE are the family's
+kept beside the trained models). DEEN and the sigma-VAE are the trained
 models at the smoothing sigma (--vae_sigma overrides the VAE's), trained if
 missing.
 """
@@ -42,7 +42,7 @@ from keras_svae.experiments import certification  # noqa: E402
 from keras_svae.experiments import classifier  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 
-cli.define_family_flags()
+cli.define_model_flags()
 flags.DEFINE_list("sigmas", ["0.25", "0.5", "0.7", "1.0"], "Smoothing noise stds.")
 flags.DEFINE_list("combos", ["identity:clean", "identity:noise", "deen:clean", "deen:finetuned",
                              "vae_sample:clean", "vae_sample:finetuned", "vae_mean:clean"],
@@ -70,7 +70,7 @@ FLAGS = flags.FLAGS
 
 
 def vae_suffix():
-    """What names the sigma-VAE where it is not the family's default at the smoothing sigma."""
+    """What names the sigma-VAE where it is not the default one at the smoothing sigma."""
     suffix = f"_vae{FLAGS.vae_sigma:g}" if FLAGS.vae_sigma else ""
     if FLAGS.latent_dim != training.TrainConfig.latent_dim:
         suffix += f"_dz{FLAGS.latent_dim}"
@@ -85,7 +85,7 @@ def classifier_suffix():
 
 def main(argv):
     del argv
-    family = cli.family(FLAGS)
+    models = cli.trained_models(FLAGS)
     x_train, y_train = data.load_mnist("train", path=FLAGS.data)
     x_train, y_train = x_train[:FLAGS.train_size or None], y_train[:FLAGS.train_size or None]
     images, labels = data.load_mnist("test", path=FLAGS.data)
@@ -96,12 +96,12 @@ def main(argv):
                                                   seed=FLAGS.seed, images=indices))
         summaries, vae = {}, vae_suffix()
         for front_name, judge_name in (tuple(c.split(":")) for c in FLAGS.combos):
-            model = certification.front_end_model(family, front_name, sigma, FLAGS.vae_sigma)
+            model = certification.front_end_model(models, front_name, sigma, FLAGS.vae_sigma)
             front = certification.front_end(front_name, model, seed=FLAGS.seed, k=FLAGS.k)
             # Name the VAE when it is not the smoothing sigma's.
             label = front_name + vae if "vae" in front_name else front_name
             judge = certification.classifier_for(
-                judge_name, family, sigma, label, front, x_train, y_train,
+                judge_name, models, sigma, label, front, x_train, y_train,
                 FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed,
                 FLAGS.classifier_architecture)
             judge_name = certification.classifier_label(

@@ -166,18 +166,19 @@ def test_a_folder_of_certificates_refuses_another_protocol(tmp_path):
         certification.check_protocol(folder, dict(n0=100, n=100000, alpha=0.001, images=[0, 20]))
 
 
-def test_front_end_models_come_from_the_family():
+def test_front_end_models_come_from_the_trained_models():
     asked = []
 
-    class Family:
+    class TrainedModels:
         def load(self, model, scale):
             asked.append((model, scale))
             return model
 
-    assert certification.front_end_model(Family(), "identity", 0.7) is None
-    assert certification.front_end_model(Family(), "deen", 0.7) == "deen"
-    assert certification.front_end_model(Family(), "vae_mean", 0.7, vae_sigma=0.9) == "sigma_vae"
-    assert certification.front_end_model(Family(), "vae_sample", 0.5) == "sigma_vae"
+    models = TrainedModels()
+    assert certification.front_end_model(models, "identity", 0.7) is None
+    assert certification.front_end_model(models, "deen", 0.7) == "deen"
+    assert certification.front_end_model(models, "vae_mean", 0.7, vae_sigma=0.9) == "sigma_vae"
+    assert certification.front_end_model(models, "vae_sample", 0.5) == "sigma_vae"
     assert asked == [("deen", 0.7), ("sigma_vae", 0.9), ("sigma_vae", 0.5)]
 
 
@@ -199,17 +200,17 @@ def test_a_classifier_is_named_by_its_settings():
         runs.trained_classifier("unused", architecture="resnet")
 
 
-def test_the_family_trains_the_asked_architecture(tmp_path, rng):
+def test_the_trained_models_train_the_asked_architecture(tmp_path, rng):
     asked = []
 
-    class Family:
+    class TrainedModels:
         folder = str(tmp_path)
 
         def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
             asked.append((epochs, seed, noise_sigma, architecture))
             return classifier.build(architecture, (28, 28, 1), 2)  # LeNet needs 28 x 28.
 
-    args = (Family(), 0.5, "identity", certification.front_end("identity"),
+    args = (TrainedModels(), 0.5, "identity", certification.front_end("identity"),
             rng.uniform(size=(8, 28, 28, 1)).astype("float32"), rng.integers(0, 2, 8))
     certification.classifier_for("noise", *args, epochs=15, architecture="lenet")
     certification.classifier_for("clean", *args, architecture="lenet")

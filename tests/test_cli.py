@@ -10,7 +10,7 @@ from keras_svae.experiments import cli
 
 def parsed(*argv):
     values = flags.FlagValues()
-    cli.define_family_flags(values)
+    cli.define_model_flags(values)
     values(["prog", *argv])
     return values
 

@@ -62,14 +62,15 @@ def front_end(name, model=None, seed=0, k=4):
     return lambda y: ops.mean(ops.stack([draw(y) for _ in range(int(k))]), axis=0)
 
 
-def front_end_model(family, name, sigma, vae_sigma=None):
-    """The trained model a front-end needs at smoothing sigma, from `family` (trained if
-    missing): DEEN at sigma, the sigma-VAE at `vae_sigma` (default sigma), or None."""
+def front_end_model(models, name, sigma, vae_sigma=None):
+    """The trained model a front-end needs at smoothing sigma, from `models` (a
+    `runs.TrainedModels`; trained if missing): DEEN at sigma, the sigma-VAE at `vae_sigma`
+    (default sigma), or None."""
     if name == "identity":
         return None
     if name == "deen":
-        return family.load("deen", sigma)
-    return family.load("sigma_vae", vae_sigma or sigma)
+        return models.load("deen", sigma)
+    return models.load("sigma_vae", vae_sigma or sigma)
 
 
 def check_protocol(folder, protocol):
@@ -248,31 +249,31 @@ def plot(summaries, path, title):
 CLASSIFIERS = ("clean", "noise", "finetuned")
 
 
-def classifier_for(name, family, sigma, front_name, front, train_images, train_labels,
+def classifier_for(name, models, sigma, front_name, front, train_images, train_labels,
                    epochs=3, finetune_epochs=1, seed=0, architecture="convnet"):
     """The base classifier `name` of `CLASSIFIERS` for one front-end at smoothing sigma.
 
     "clean": trained on clean images; "noise": trained with Gaussian noise at
     sigma (Cohen's baseline); "finetuned": the clean one fitted further on
-    front(x + sigma eps) of the training images, cached beside the family's
+    front(x + sigma eps) of the training images, cached beside the trained
     models as classifier_<label>_<front_name>_sigma<sigma>_seed<seed>.keras with
     `classifier_label` (e.g. classifier_finetuned_deen_sigma0.7_seed0.keras;
     `front_name` should name the front-end's model too when it varies). All come
-    from `family` (a `runs.Family`), trained there if missing; `architecture` is a
+    from `models` (a `runs.TrainedModels`), trained there if missing; `architecture` is a
     key of `classifier.ARCHITECTURES`.
     """
     if name not in CLASSIFIERS:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}.")
     if name == "noise":
-        return family.classifier(epochs, seed, noise_sigma=sigma, architecture=architecture)
+        return models.classifier(epochs, seed, noise_sigma=sigma, architecture=architecture)
     if name == "clean":
-        return family.classifier(epochs, seed, architecture=architecture)
+        return models.classifier(epochs, seed, architecture=architecture)
     label = classifier_label(name, architecture, epochs, finetune_epochs)
-    path = os.path.join(family.folder,
+    path = os.path.join(models.folder,
                         f"classifier_{label}_{front_name}_sigma{sigma:g}_seed{seed}.keras")
-    # Each family.classifier call returns its own copy, so fine-tuning it in place leaves
+    # Each models.classifier call returns its own copy, so fine-tuning it in place leaves
     # the clean classifier of the other combinations alone; a cached result needs none.
-    base = None if os.path.exists(path) else family.classifier(epochs, seed,
+    base = None if os.path.exists(path) else models.classifier(epochs, seed,
                                                                architecture=architecture)
     return finetuned_classifier(path, base, front, train_images, train_labels, sigma,
                                 epochs=finetune_epochs, seed=seed)

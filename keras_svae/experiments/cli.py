@@ -1,10 +1,11 @@
 """The command-line flags that the experiment examples share.
 
-`examples/scaling_laws.py`, `figures.py` and `robustness.py` select the same
-family of trained models (`runs.Family`): a schedule, a root folder, and the
-settings of any model an example has to train first. Each example calls
-`define_family_flags()` at import and `family(FLAGS)` / `report_dir(FLAGS)` in
-its `main`, so the same flags give the same models everywhere.
+`examples/scaling_laws.py`, `figures.py`, `robustness.py`, `certify.py` and
+`paper_on_gpu.py` select the same trained models (`runs.TrainedModels`): a
+schedule, a root folder, and the settings of any model an example has to train
+first. Each example calls `define_model_flags()` at import and
+`trained_models(FLAGS)` / `report_dir(FLAGS)` in its `main`, so the same flags
+give the same models everywhere.
 """
 
 import os
@@ -30,7 +31,7 @@ _DEFAULTS = {
 }
 
 
-def define_family_flags(flag_values=flags.FLAGS):
+def define_model_flags(flag_values=flags.FLAGS):
     """Defines --schedule, --root, --report_dir and the `TRAINING_FLAGS` (`TrainConfig`'s)."""
     define = dict(flag_values=flag_values)
     flags.DEFINE_enum("schedule", "cpu", list(runs.SCHEDULES), "Training schedule.", **define)
@@ -42,15 +43,16 @@ def define_family_flags(flag_values=flags.FLAGS):
 
 
 def training_overrides(flag_values):
-    """The `TrainConfig` settings these flags give every model of the family (an unset
+    """The `TrainConfig` settings these flags give every model they select (an unset
     --epochs or --batch_size leaves the schedule's)."""
     return {name: flag_values[name].value for name in TRAINING_FLAGS
             if flag_values[name].value is not None}
 
 
-def family(flag_values):
-    """The `runs.Family` these flags select."""
-    return runs.Family(flag_values.root, flag_values.schedule, **training_overrides(flag_values))
+def trained_models(flag_values):
+    """The `runs.TrainedModels` these flags select."""
+    return runs.TrainedModels(flag_values.root, flag_values.schedule,
+                              **training_overrides(flag_values))
 
 
 def report_dir(flag_values):

@@ -96,8 +96,8 @@ def run(root, report_dir, schedule="paper", time_limit=None, scales=paper.SCALES
 
     Returns {"gaussian": table, "laplace": table} (the markdown tables).
     """
-    family, pairs = runs.Family(root, schedule, **overrides), members(scales)
-    trained = dict(zip(pairs, family.train_family(pairs, time_limit=time_limit)))
+    models, pairs = runs.TrainedModels(root, schedule, **overrides), members(scales)
+    trained = dict(zip(pairs, models.train_family(pairs, time_limit=time_limit)))
     tables = {}
     for noise in scaling_laws.NOISES:
         model = training.model_of(noise)
@@ -106,7 +106,7 @@ def run(root, report_dir, schedule="paper", time_limit=None, scales=paper.SCALES
                                          [r.metrics for r in results],
                                          wall_seconds=[r.wall_seconds for r in results])
         summary["schedule"] = scaling_laws.schedule_record(
-            schedule, family.config(model, scales[0]), results,
+            schedule, models.config(model, scales[0]), results,
             trained_as=f"as one family of {len(pairs)} members", device=device_name())
         tables[noise] = scaling_laws.write_report(
             summary, f"{report_dir}/scaling_{noise}_{schedule}")
