@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import SMALL, to_numpy
-from keras_svae import DEEN, networks, sigma_vae
+from keras_svae import DEEN, networks, sigma_vae, training
 from keras_svae.experiments import certification, classifier, runs, smoothing
 
 SHAPE = SMALL["data_shape"]
@@ -220,3 +220,37 @@ def test_the_trained_models_train_the_asked_architecture(tmp_path, rng):
                      (3, 0, 0.0, "convnet")]
     assert (tmp_path / "classifier_finetuned_lenet_15epochs_identity_sigma0.5_seed0.keras").exists()
     assert (tmp_path / "classifier_finetuned_identity_sigma0.5_seed0.keras").exists()
+
+
+def test_the_experiment_names_its_files_by_their_settings_and_resumes(tmp_path, mnist_path):
+    loaded = []
+
+    class TrainedModels:  # dz 8 and the sigma-VAE at 0.3: both not the defaults.
+        folder, overrides = str(tmp_path / "runs"), dict(data=mnist_path, train_size=64)
+
+        def config(self, model, scale):
+            return training.TrainConfig(model=model, latent_dim=8)
+
+        def load(self, model, scale):
+            loaded.append((model, scale))
+            return sigma_vae(scale, latent_dim=8, conv_channels=(4, 8, 8), encoder_units=16,
+                             decoder_units=32, seed=0)
+
+        def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
+            return classifier.build(architecture)
+
+    report = tmp_path / "report"
+    run = dict(sigmas=["0.5"], combos=["identity:noise", "vae_mean:clean"], vae_sigma=0.3,
+               n0=4, n=8, num_images=2, every=50, batch_size=8, classifier_epochs=1, verbose=0)
+    tables = certification.certify_front_ends(TrainedModels(), str(report), **run)
+    assert loaded == [("sigma_vae", 0.3)]
+    assert sorted(p.name for p in (report / "sigma_0.5").iterdir()) == [
+        "identity_noise_1epochs.tsv", "protocol.json", "vae_mean_vae0.3_dz8_clean_1epochs.tsv"]
+    assert list(tables) == [0.5] and "| vae_mean_vae0.3_dz8 | clean_1epochs |" in tables[0.5]
+    assert (report / "summary_sigma_0.5_vae0.3_dz8_1epochs.md").read_text() == tables[0.5]
+    rows = (report / "sigma_0.5" / "identity_noise_1epochs.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in rows[1:]] == ["0", "50"]
+    # A rerun finds every certificate made (a resumed file keeps its rows and times).
+    assert certification.certify_front_ends(TrainedModels(), str(report), **run) == tables
+    with pytest.raises(ValueError, match="other settings"):
+        certification.certify_front_ends(TrainedModels(), str(report), **{**run, "n": 16})
