@@ -35,7 +35,6 @@ ARCHITECTURES = {
     "strided": {"strides": 2},
     "no_downsampling": {"strides": 1},
 }
-PRESETS = ARCHITECTURES  # The former name.
 CONVOLUTIONS = ("auto", "direct", "patches")
 
 
