@@ -7,42 +7,30 @@ For every smoothing sigma and every --combos entry (front-end:classifier) it
 certifies test images 0, every, 2 every, ... (--num_images of them) with
 Cohen et al.'s CERTIFY (n0, n, alpha) and writes
 <report_dir>/sigma_<sigma>/<front-end>_<classifier>.tsv (Cohen's format; a rerun
-resumes; protocol.json records n0, n, alpha, seed and the images, and a rerun
-with other settings is refused), then summary_sigma_<sigma>.{md,json,png}:
-certified accuracy at radii 0, 0.25, ..., 2.5.
-
-Names carry every setting that is not the default, so that different models
-never share a file: with --vae_sigma the VAE's sigma and with --latent_dim other
-than 100 its dz join the VAE front-ends' names (vae_mean_dz784); the classifiers'
-architecture and epochs join the classifier's name
-(`certification.classifier_label`: identity_noise_lenet_15epochs.tsv); both
-join the summary's (summary_sigma_1_lenet_15epochs.md).
+resumes, one with other settings is refused), then summary_sigma_<sigma>.{md,json,png}:
+certified accuracy at radii 0, 0.25, ..., 2.5. Names carry every setting that is
+not the default (`certification.certify_front_ends` says how).
 
 Classifiers (--classifier_architecture: the robustness ConvNet or the smoothing
 literature's LeNet): "clean" (trained on clean MNIST), "noise" (trained with
 Gaussian noise at the smoothing sigma: Cohen's baseline), "finetuned" (the
 clean one fitted further on the front-end's outputs of noisy training images;
-kept beside the family's models). DEEN and the sigma-VAE are the family's
+kept beside the trained models). DEEN and the sigma-VAE are the trained
 models at the smoothing sigma (--vae_sigma overrides the VAE's), trained if
 missing.
 """
 
-import os
-
-import keras
 import matplotlib
 
 matplotlib.use("Agg")  # Files only; no display.
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from keras_svae import data  # noqa: E402
-from keras_svae import training  # noqa: E402
 from keras_svae.experiments import certification  # noqa: E402
 from keras_svae.experiments import classifier  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 
-cli.define_family_flags()
+cli.define_model_flags()
 flags.DEFINE_list("sigmas", ["0.25", "0.5", "0.7", "1.0"], "Smoothing noise stds.")
 flags.DEFINE_list("combos", ["identity:clean", "identity:noise", "deen:clean", "deen:finetuned",
                              "vae_sample:clean", "vae_sample:finetuned", "vae_mean:clean"],
@@ -69,60 +57,16 @@ flags.DEFINE_bool("compiled", True, "Run front-end + classifier as one compiled 
 FLAGS = flags.FLAGS
 
 
-def vae_suffix():
-    """What names the sigma-VAE where it is not the family's default at the smoothing sigma."""
-    suffix = f"_vae{FLAGS.vae_sigma:g}" if FLAGS.vae_sigma else ""
-    if FLAGS.latent_dim != training.TrainConfig.latent_dim:
-        suffix += f"_dz{FLAGS.latent_dim}"
-    return suffix
-
-
-def classifier_suffix():
-    """What names the classifiers' settings where they are not the defaults."""
-    return certification.classifier_settings(FLAGS.classifier_architecture,
-                                             FLAGS.classifier_epochs, FLAGS.finetune_epochs)
-
-
 def main(argv):
     del argv
-    family = cli.family(FLAGS)
-    x_train, y_train = data.load_mnist("train", path=FLAGS.data)
-    x_train, y_train = x_train[:FLAGS.train_size or None], y_train[:FLAGS.train_size or None]
-    images, labels = data.load_mnist("test", path=FLAGS.data)
-    indices = list(range(0, len(images), FLAGS.every))[:FLAGS.num_images]
-    for sigma in (float(s) for s in FLAGS.sigmas):
-        folder = os.path.join(cli.report_dir(FLAGS), f"sigma_{sigma:g}")
-        certification.check_protocol(folder, dict(n0=FLAGS.n0, n=FLAGS.n, alpha=FLAGS.alpha,
-                                                  seed=FLAGS.seed, images=indices))
-        summaries, vae = {}, vae_suffix()
-        for front_name, judge_name in (tuple(c.split(":")) for c in FLAGS.combos):
-            model = certification.front_end_model(family, front_name, sigma, FLAGS.vae_sigma)
-            front = certification.front_end(front_name, model, seed=FLAGS.seed, k=FLAGS.k)
-            # Name the VAE when it is not the smoothing sigma's.
-            label = front_name + vae if "vae" in front_name else front_name
-            judge = certification.classifier_for(
-                judge_name, family, sigma, label, front, x_train, y_train,
-                FLAGS.classifier_epochs, FLAGS.finetune_epochs, FLAGS.seed,
-                FLAGS.classifier_architecture)
-            judge_name = certification.classifier_label(
-                judge_name, FLAGS.classifier_architecture, FLAGS.classifier_epochs,
-                FLAGS.finetune_epochs)
-            if FLAGS.compiled:
-                base = certification.compiled_base_classifier(
-                    front_name, model, judge, seed=FLAGS.seed, k=FLAGS.k)
-            else:
-                base = certification.base_classifier(front, judge)
-            bar = keras.utils.Progbar(len(indices), unit_name="image")
-            rows = certification.certify_to_file(
-                os.path.join(folder, f"{label}_{judge_name}.tsv"), base, images, labels,
-                indices, sigma, FLAGS.n0, FLAGS.n, FLAGS.alpha, FLAGS.certify_batch, FLAGS.seed,
-                bar.update)
-            summaries[label, judge_name] = certification.summary(rows, sigma, FLAGS.n,
-                                                                      FLAGS.alpha)
-        print(certification.write_summary(
-            os.path.join(cli.report_dir(FLAGS),
-                         f"summary_sigma_{sigma:g}{vae}{classifier_suffix()}"), summaries,
-            f"MNIST, σ = {sigma:g}, n = {FLAGS.n}, α = {FLAGS.alpha:g}, {len(indices)} images"))
+    tables = certification.certify_front_ends(
+        cli.trained_models(FLAGS), cli.report_dir(FLAGS), FLAGS.sigmas, FLAGS.combos,
+        vae_sigma=FLAGS.vae_sigma, k=FLAGS.k, n0=FLAGS.n0, n=FLAGS.n, alpha=FLAGS.alpha,
+        num_images=FLAGS.num_images, every=FLAGS.every, batch_size=FLAGS.certify_batch,
+        classifier_epochs=FLAGS.classifier_epochs,
+        classifier_architecture=FLAGS.classifier_architecture,
+        finetune_epochs=FLAGS.finetune_epochs, seed=FLAGS.seed, compiled=FLAGS.compiled)
+    print("\n".join(tables.values()))
 
 
 if __name__ == "__main__":

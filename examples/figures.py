@@ -19,7 +19,7 @@ from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import figures  # noqa: E402
 from keras_svae.experiments import paper  # noqa: E402
 
-cli.define_family_flags()
+cli.define_model_flags()
 flags.DEFINE_list("sigmas", [f"{s:g}" for s in paper.SCALES], "Figure 5's sigma-VAEs.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise, the posterior draws and the prior samples.")
 FLAGS = flags.FLAGS
@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     images, labels = data.load_mnist("test", path=FLAGS.data)
-    paths = figures.write_all(cli.family(FLAGS).load, images, labels, cli.report_dir(FLAGS),
+    paths = figures.write_all(cli.trained_models(FLAGS).load, images, labels, cli.report_dir(FLAGS),
                               seed=FLAGS.seed, sigmas=[float(s) for s in FLAGS.sigmas])
     print("\n".join(paths))
 

@@ -30,7 +30,7 @@ from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import paper  # noqa: E402
 from keras_svae.experiments import paper_schedule  # noqa: E402
 
-cli.define_family_flags()
+cli.define_model_flags()
 flags.FLAGS.set_default("schedule", "paper")
 flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas and alphas.")
 flags.DEFINE_float("minutes", 0, "Time budget of this command, probe included (0: no limit).")

@@ -26,7 +26,7 @@ from keras_svae.experiments import classifier  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import robustness  # noqa: E402
 
-cli.define_family_flags()
+cli.define_model_flags()
 flags.DEFINE_list("noises", list(robustness.NOISES), "Noise types to evaluate.")
 flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the classifier, if trained here.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise and the posterior draws.")
@@ -35,9 +35,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    family = cli.family(FLAGS)
-    estimators = robustness.paper_estimators(family.load, seed=FLAGS.seed)
-    judge = family.classifier(epochs=FLAGS.classifier_epochs, seed=FLAGS.seed)
+    models = cli.trained_models(FLAGS)
+    estimators = robustness.paper_estimators(models.load, seed=FLAGS.seed)
+    judge = models.classifier(epochs=FLAGS.classifier_epochs, seed=FLAGS.seed)
     images, labels = data.load_mnist("test", path=FLAGS.data)
     images, labels = images[:FLAGS.test_size or None], labels[:FLAGS.test_size or None]
     clean_accuracy = classifier.accuracy(judge, images, labels)

@@ -25,12 +25,13 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_svae import family_training  # noqa: E402
+from keras_svae import training  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import paper  # noqa: E402
 from keras_svae.experiments import scaling_laws  # noqa: E402
 
-cli.define_family_flags()
-flags.DEFINE_enum("noise", "gaussian", list(scaling_laws.MODELS),
+cli.define_model_flags()
+flags.DEFINE_enum("noise", "gaussian", list(scaling_laws.NOISES),
                   "gaussian: sigma-VAEs; laplace: alpha-VAEs.")
 flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas (alphas).")
 flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
@@ -46,19 +47,19 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    family, model = cli.family(FLAGS), scaling_laws.MODELS[FLAGS.noise]
+    trained, model = cli.trained_models(FLAGS), training.model_of(FLAGS.noise)
     scales = [float(s) for s in FLAGS.scales]
     if FLAGS.time_limit_minutes and not FLAGS.family:
         raise app.UsageError("--time_limit_minutes needs --family.")
     if FLAGS.family:
-        runs = family.train_family([(model, s) for s in scales],
+        runs = trained.train_family([(model, s) for s in scales],
                                    time_limit=60 * FLAGS.time_limit_minutes or None,
                                    data_order=FLAGS.data_order, seed=FLAGS.seed)
     else:
-        runs = [family.train(model, s, seed=FLAGS.seed) for s in scales]
+        runs = [trained.train(model, s, seed=FLAGS.seed) for s in scales]
     summary = scaling_laws.summarize(FLAGS.noise, scales, [run.metrics for run in runs],
                                      wall_seconds=[run.wall_seconds for run in runs])
-    config = family.config(model, scales[0], seed=FLAGS.seed)
+    config = trained.config(model, scales[0], seed=FLAGS.seed)
     summary["schedule"] = scaling_laws.schedule_record(FLAGS.schedule, config, runs,
                                                        trained_as=f"as one family of {len(scales)} members" if FLAGS.family
                                                        else "one model after another")

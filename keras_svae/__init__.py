@@ -4,9 +4,6 @@ The models (`SigmaVAE`, `SigmaVAEFamily`, `DEEN`) and their primitives are here;
 experiments are in `keras_svae.experiments`.
 """
 
-import importlib
-import warnings
-
 from keras_svae import corruption
 from keras_svae import data
 from keras_svae import imaginary_noise
@@ -21,17 +18,3 @@ __all__ = [
     "corruption", "data", "imaginary_noise", "networks", "posterior",
 ]
 __version__ = "0.1.0"
-
-# Modules that moved to keras_svae.experiments; their old names work for one release.
-_MOVED = ("classifier", "equivalence", "power_law", "robustness")
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # Warned once, below.
-            module = importlib.import_module(f"keras_svae.experiments.{name}")
-        warnings.warn(f"keras_svae.{name} has moved to keras_svae.experiments.{name}; the old "
-                      "path goes in the next release.", DeprecationWarning, stacklevel=2)
-        return module
-    raise AttributeError(f"module 'keras_svae' has no attribute {name!r}")

@@ -40,16 +40,15 @@ from keras_svae import seeding
 from keras_svae import training
 
 _MEMBER_FIELDS = ("sigma", "alpha", "beta", "seed", "model")
-_NOISE = {"sigma_vae": "gaussian", "alpha_vae": "laplace", "vanilla_vae": "bernoulli"}
 DATA_ORDERS = ("auto", "shared", "own")
 
 
 def member_spec(config):
     """The family member (`SigmaVAEFamily`'s dict) that a run's config describes."""
-    if config.model not in _NOISE:
-        raise ValueError(f"A family trains VAEs ({sorted(_NOISE)}), not {config.model!r}.")
-    scale = {"sigma_vae": config.sigma, "alpha_vae": config.alpha}.get(config.model)
-    return dict(noise=_NOISE[config.model], scale=scale, beta=config.beta, seed=config.seed)
+    if config.model not in training.VAES:
+        raise ValueError(f"A family trains VAEs ({sorted(training.VAES)}), not {config.model!r}.")
+    return dict(noise=training.noise_of(config.model), scale=training.scale_of(config),
+                beta=config.beta, seed=config.seed)
 
 
 def shared_config(configs):

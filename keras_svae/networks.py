@@ -35,7 +35,6 @@ ARCHITECTURES = {
     "strided": {"strides": 2},
     "no_downsampling": {"strides": 1},
 }
-PRESETS = ARCHITECTURES  # The former name.
 CONVOLUTIONS = ("auto", "direct", "patches")
 
 
@@ -300,21 +299,21 @@ class Decoder(layers.Layer):
     (the Bernoulli model uses the logits directly, which is numerically stable).
 
     Args:
-        image_shape: tuple (height, width, channels) of the images.
+        data_shape: tuple, one example's shape (any rank: a Dense readout, reshaped).
         units: int, width of the hidden layer. Defaults to 2000.
     """
 
-    def __init__(self, image_shape, units=2000, **kwargs):
+    def __init__(self, data_shape, units=2000, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = tuple(int(d) for d in image_shape)
+        self.data_shape = tuple(int(d) for d in data_shape)
         self.units = int(units)
         self.hidden = layers.Dense(
             self.units, activation="silu", name="hidden", dtype=self.dtype_policy
         )
         self.readout = layers.Dense(
-            math.prod(self.image_shape), name="readout", dtype=self.dtype_policy
+            math.prod(self.data_shape), name="readout", dtype=self.dtype_policy
         )
-        self.reshape = layers.Reshape(self.image_shape, dtype=self.dtype_policy)
+        self.reshape = layers.Reshape(self.data_shape, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.hidden.build(input_shape)
@@ -324,11 +323,11 @@ class Decoder(layers.Layer):
         return self.reshape(self.readout(self.hidden(z)))
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0],) + self.image_shape
+        return (input_shape[0],) + self.data_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(image_shape=list(self.image_shape), units=self.units)
+        config.update(data_shape=list(self.data_shape), units=self.units)
         return config
 
 

@@ -43,7 +43,19 @@ from keras_svae import networks
 from keras_svae import seeding
 from keras_svae import vae
 
-MODELS = ("sigma_vae", "alpha_vae", "vanilla_vae", "deen")
+# The one place a model's name meets its noise and its scale: per model of `TrainConfig`,
+# its imaginary noise model (`imaginary_noise.NOISE_MODELS`; DEEN has none, it denoises
+# real Gaussian noise) and the `TrainConfig` field of its scale (the vanilla VAE's
+# Bernoulli has none; DEEN's is that noise's std). Read it through `noise_of`, `model_of`,
+# `scale_field` and `scale_of`.
+_NAMES = {
+    "sigma_vae": ("gaussian", "sigma"),
+    "alpha_vae": ("laplace", "alpha"),
+    "vanilla_vae": ("bernoulli", None),
+    "deen": (None, "sigma"),
+}
+MODELS = tuple(_NAMES)
+VAES = tuple(model for model, (noise, _) in _NAMES.items() if noise)
 JIT_COMPILE = ("fastest", "auto", "true", "false")
 
 # The fastest settings measured per backend and model (benchmarks/speed.py,
@@ -112,20 +124,66 @@ class TrainConfig:
     verbose: int = _setting(1, "Keras progress output (1: a progress bar per epoch).")
 
 
+def _names(model):
+    if model not in _NAMES:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}.")
+    return _NAMES[model]
+
+
+def noise_of(model):
+    """A VAE's imaginary noise model: "sigma_vae" -> "gaussian", "alpha_vae" -> "laplace",
+    "vanilla_vae" -> "bernoulli"."""
+    noise = _names(model)[0]
+    if noise is None:
+        raise ValueError(f"{model} has no imaginary noise model; the VAEs {VAES} have one.")
+    return noise
+
+
+def model_of(noise):
+    """The VAE of an imaginary noise model: the inverse of `noise_of`."""
+    models = {noise_of(model): model for model in VAES}
+    if noise not in models:
+        raise ValueError(f"noise must be one of {tuple(models)}, got {noise!r}.")
+    return models[noise]
+
+
+def scale_field(model):
+    """The `TrainConfig` field that holds `model`'s scale: "sigma" (sigma-VAE, DEEN),
+    "alpha" (alpha-VAE) or None (the vanilla VAE)."""
+    return _names(model)[1]
+
+
+def scale_of(config):
+    """The scale of a `TrainConfig`'s model (its sigma or alpha), or None (vanilla VAE)."""
+    field = scale_field(config.model)
+    return getattr(config, field) if field else None
+
+
 _DEFINE = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
            bool: flags.DEFINE_bool}
 
 
-def define_flags(flag_values=flags.FLAGS):
-    """Defines one absl flag per `TrainConfig` field, with its default and help."""
+def define_flags(flag_values=flags.FLAGS, names=None, defaults=None):
+    """Defines one absl flag per `TrainConfig` field, with its default and help.
+
+    Args:
+        flag_values: the `flags.FlagValues` to define them in.
+        names: the fields to make flags of (default: every field).
+        defaults: {name: (default, why)} for a flag whose default is not the
+            field's (e.g. None: the experiments' schedule decides); `why`
+            joins its help text.
+    """
+    defaults = defaults or {}
     for field in dataclasses.fields(TrainConfig):
+        if names is not None and field.name not in names:
+            continue
+        default, why = defaults.get(field.name, (field.default, None))
+        text = field.metadata["help"] + (f" {why}" if why else "")
         choices = field.metadata["choices"]
         if choices:
-            flags.DEFINE_enum(field.name, field.default, list(choices), field.metadata["help"],
-                              flag_values=flag_values)
+            flags.DEFINE_enum(field.name, default, list(choices), text, flag_values=flag_values)
         else:
-            _DEFINE[field.type](field.name, field.default, field.metadata["help"],
-                                flag_values=flag_values)
+            _DEFINE[field.type](field.name, default, text, flag_values=flag_values)
 
 
 def config_from_flags(flag_values=flags.FLAGS):
@@ -148,16 +206,10 @@ def build_model(config, data_shape=(28, 28, 1)):
     data_shape = tuple(data_shape)
     if config.model == "deen":
         energy = networks.EnergyNetwork(strides=config.strides)
-        return deen.DEEN(config.sigma, energy=energy, data_shape=data_shape, seed=config.seed)
-    network = dict(strides=config.strides, latent_dim=config.latent_dim, seed=config.seed,
-                   data_shape=data_shape)
-    if config.model == "sigma_vae":
-        return vae.sigma_vae(config.sigma, beta=config.beta, **network)
-    if config.model == "alpha_vae":
-        return vae.alpha_vae(config.alpha, beta=config.beta, **network)
-    if config.model == "vanilla_vae":
-        return vae.vanilla_vae(beta=config.beta, **network)
-    raise ValueError(f"model must be one of {MODELS}, got {config.model!r}.")
+        return deen.DEEN(scale_of(config), energy=energy, data_shape=data_shape, seed=config.seed)
+    return vae.SigmaVAE(noise=noise_of(config.model), scale=scale_of(config), beta=config.beta,
+                        strides=config.strides, latent_dim=config.latent_dim, seed=config.seed,
+                        data_shape=data_shape)
 
 
 def compile_settings(config, replicas=1):

@@ -16,8 +16,6 @@ The loss lives in `compute_loss`, so Keras's own train and test steps serve
 every backend, and `evaluate` reports the same metrics as `fit`.
 """
 
-import warnings
-
 import keras
 from keras import ops
 
@@ -45,8 +43,6 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         data_shape: tuple, one example's shape. Defaults to the input shape
             of a functional `encoder`, else (28, 28, 1). The paper's encoder
             needs (height, width, channels); a given encoder, any shape.
-            (`image_shape`, its former name, is still accepted, with a
-            DeprecationWarning.)
         latent_dim: int, dimension of z. Defaults to 100, or to what a given
             encoder returns.
         conv_channels, strides, encoder_units, convolution: the paper's
@@ -100,14 +96,9 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         decoder=None,
         readout="sigmoid",
         seed=None,
-        image_shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if image_shape is not None:  # The former name (DEEN has always said data_shape).
-            warnings.warn("SigmaVAE(image_shape=...) is deprecated; use data_shape=...",
-                          DeprecationWarning, stacklevel=2)
-            data_shape = image_shape
         # Hyperparameters, validated before any weight exists.
         self.noise_model = imaginary_noise.get(noise, scale, readout)
         self.beta = validation.validate_beta(beta)
@@ -156,11 +147,6 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
     @property
     def scale(self):
         return self.noise_model.scale
-
-    @property
-    def image_shape(self):
-        """The former name of `data_shape`."""
-        return self.data_shape
 
     @property
     def _unit_interval(self):
@@ -243,7 +229,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         """Per-example "recon", "kl" and "mse" for one posterior draw.
 
         Args:
-            x: images, shape (batch,) + image_shape.
+            x: images, shape (batch,) + data_shape.
             seed: int or `SeedGenerator` for the draw; defaults to the model's.
         """
         validation.check_images(x, self.data_shape)
@@ -367,13 +353,6 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
             raise ValueError(f"Unknown architecture {architecture!r}; choose from "
                              f"{sorted(networks.ARCHITECTURES)}.")
         return cls(**{**networks.ARCHITECTURES[architecture], **kwargs})
-
-    @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Deprecated name of `from_architecture` (a keras-hub preset also has weights)."""
-        warnings.warn("SigmaVAE.from_preset is deprecated; use SigmaVAE.from_architecture "
-                      "(it sets the network only, no weights).", DeprecationWarning, stacklevel=2)
-        return cls.from_architecture(preset, **kwargs)
 
 
 def sigma_vae(sigma, **kwargs):

@@ -1,7 +1,4 @@
-"""One way to do each thing, and the old names that still work for one release."""
-
-import subprocess
-import sys
+"""One way to do each thing."""
 
 import numpy as np
 import pytest
@@ -9,42 +6,11 @@ import pytest
 from conftest import SMALL, to_numpy
 from keras_svae import DEEN, SigmaVAE, corruption, networks, validation
 
-# Each old import path, in a fresh interpreter: it warns, and it is the new module itself.
-OLD_PATHS = """
-import importlib, warnings
-import keras_svae
-for name in ("classifier", "equivalence", "power_law", "robustness"):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        old = importlib.import_module("keras_svae." + name)
-    new = importlib.import_module("keras_svae.experiments." + name)
-    assert old is new, name
-    assert any(issubclass(w.category, DeprecationWarning) and "moved" in str(w.message)
-               for w in caught), name
-from keras_svae import experiments
-assert experiments.train is experiments.runs.train and experiments.SCALES[-1] == 0.9
-print("ok")
-"""
-
-
-def test_old_import_paths_warn_and_are_the_new_modules():
-    result = subprocess.run([sys.executable, "-c", OLD_PATHS], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
-
-
-def test_image_shape_and_from_preset_are_deprecated_aliases():
-    with pytest.warns(DeprecationWarning, match="data_shape"):
-        old = SigmaVAE(scale=0.5, **{**{k: v for k, v in SMALL.items() if k != "data_shape"},
-                                     "image_shape": (8, 8, 1)})
-    assert old.data_shape == old.image_shape == (8, 8, 1)
-    assert "image_shape" not in old.get_config() and old.get_config()["data_shape"] == [8, 8, 1]
-    with pytest.warns(DeprecationWarning, match="from_architecture"):
-        literal = SigmaVAE.from_preset("no_downsampling", scale=0.9, **SMALL)
-    assert literal.get_config()["strides"] == [1, 1, 1]
-    assert networks.PRESETS is networks.ARCHITECTURES
+def test_an_unknown_architecture_is_named():
     with pytest.raises(ValueError, match="Unknown architecture 'pooled'"):
         SigmaVAE.from_architecture("pooled", scale=0.9)
+    assert SigmaVAE.from_architecture("no_downsampling", scale=0.9, **SMALL).get_config()[
+        "strides"] == [1, 1, 1]
 
 
 def test_both_models_estimate_x_from_y_the_same_way():

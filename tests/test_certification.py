@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import SMALL, to_numpy
-from keras_svae import DEEN, networks, sigma_vae
+from keras_svae import DEEN, networks, sigma_vae, training
 from keras_svae.experiments import certification, classifier, runs, smoothing
 
 SHAPE = SMALL["data_shape"]
@@ -166,18 +166,19 @@ def test_a_folder_of_certificates_refuses_another_protocol(tmp_path):
         certification.check_protocol(folder, dict(n0=100, n=100000, alpha=0.001, images=[0, 20]))
 
 
-def test_front_end_models_come_from_the_family():
+def test_front_end_models_come_from_the_trained_models():
     asked = []
 
-    class Family:
+    class TrainedModels:
         def load(self, model, scale):
             asked.append((model, scale))
             return model
 
-    assert certification.front_end_model(Family(), "identity", 0.7) is None
-    assert certification.front_end_model(Family(), "deen", 0.7) == "deen"
-    assert certification.front_end_model(Family(), "vae_mean", 0.7, vae_sigma=0.9) == "sigma_vae"
-    assert certification.front_end_model(Family(), "vae_sample", 0.5) == "sigma_vae"
+    models = TrainedModels()
+    assert certification.front_end_model(models, "identity", 0.7) is None
+    assert certification.front_end_model(models, "deen", 0.7) == "deen"
+    assert certification.front_end_model(models, "vae_mean", 0.7, vae_sigma=0.9) == "sigma_vae"
+    assert certification.front_end_model(models, "vae_sample", 0.5) == "sigma_vae"
     assert asked == [("deen", 0.7), ("sigma_vae", 0.9), ("sigma_vae", 0.5)]
 
 
@@ -199,17 +200,17 @@ def test_a_classifier_is_named_by_its_settings():
         runs.trained_classifier("unused", architecture="resnet")
 
 
-def test_the_family_trains_the_asked_architecture(tmp_path, rng):
+def test_the_trained_models_train_the_asked_architecture(tmp_path, rng):
     asked = []
 
-    class Family:
+    class TrainedModels:
         folder = str(tmp_path)
 
         def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
             asked.append((epochs, seed, noise_sigma, architecture))
             return classifier.build(architecture, (28, 28, 1), 2)  # LeNet needs 28 x 28.
 
-    args = (Family(), 0.5, "identity", certification.front_end("identity"),
+    args = (TrainedModels(), 0.5, "identity", certification.front_end("identity"),
             rng.uniform(size=(8, 28, 28, 1)).astype("float32"), rng.integers(0, 2, 8))
     certification.classifier_for("noise", *args, epochs=15, architecture="lenet")
     certification.classifier_for("clean", *args, architecture="lenet")
@@ -219,3 +220,37 @@ def test_the_family_trains_the_asked_architecture(tmp_path, rng):
                      (3, 0, 0.0, "convnet")]
     assert (tmp_path / "classifier_finetuned_lenet_15epochs_identity_sigma0.5_seed0.keras").exists()
     assert (tmp_path / "classifier_finetuned_identity_sigma0.5_seed0.keras").exists()
+
+
+def test_the_experiment_names_its_files_by_their_settings_and_resumes(tmp_path, mnist_path):
+    loaded = []
+
+    class TrainedModels:  # dz 8 and the sigma-VAE at 0.3: both not the defaults.
+        folder, overrides = str(tmp_path / "runs"), dict(data=mnist_path, train_size=64)
+
+        def config(self, model, scale):
+            return training.TrainConfig(model=model, latent_dim=8)
+
+        def load(self, model, scale):
+            loaded.append((model, scale))
+            return sigma_vae(scale, latent_dim=8, conv_channels=(4, 8, 8), encoder_units=16,
+                             decoder_units=32, seed=0)
+
+        def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
+            return classifier.build(architecture)
+
+    report = tmp_path / "report"
+    run = dict(sigmas=["0.5"], combos=["identity:noise", "vae_mean:clean"], vae_sigma=0.3,
+               n0=4, n=8, num_images=2, every=50, batch_size=8, classifier_epochs=1, verbose=0)
+    tables = certification.certify_front_ends(TrainedModels(), str(report), **run)
+    assert loaded == [("sigma_vae", 0.3)]
+    assert sorted(p.name for p in (report / "sigma_0.5").iterdir()) == [
+        "identity_noise_1epochs.tsv", "protocol.json", "vae_mean_vae0.3_dz8_clean_1epochs.tsv"]
+    assert list(tables) == [0.5] and "| vae_mean_vae0.3_dz8 | clean_1epochs |" in tables[0.5]
+    assert (report / "summary_sigma_0.5_vae0.3_dz8_1epochs.md").read_text() == tables[0.5]
+    rows = (report / "sigma_0.5" / "identity_noise_1epochs.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in rows[1:]] == ["0", "50"]
+    # A rerun finds every certificate made (a resumed file keeps its rows and times).
+    assert certification.certify_front_ends(TrainedModels(), str(report), **run) == tables
+    with pytest.raises(ValueError, match="other settings"):
+        certification.certify_front_ends(TrainedModels(), str(report), **{**run, "n": 16})

@@ -1,5 +1,7 @@
 """The experiment examples' shared flags reach every model's `TrainConfig`."""
 
+import dataclasses
+
 from absl import flags
 
 from keras_svae import training
@@ -8,7 +10,7 @@ from keras_svae.experiments import cli
 
 def parsed(*argv):
     values = flags.FlagValues()
-    cli.define_family_flags(values)
+    cli.define_model_flags(values)
     values(["prog", *argv])
     return values
 
@@ -25,3 +27,14 @@ def test_speed_flags_override_and_reach_the_config():
     config = training.TrainConfig(**overrides)
     assert training.compile_settings(config) == (False, 7)
     assert config.epochs == 2
+
+
+def test_training_flags_are_train_configs_but_for_what_the_schedule_decides():
+    values, config = parsed(), training.TrainConfig()
+    fields = {field.name: field for field in dataclasses.fields(training.TrainConfig)}
+    for name in cli.TRAINING_FLAGS:
+        assert fields[name].metadata["help"] in values[name].help
+    differ = {name: values[name].value for name in cli.TRAINING_FLAGS
+              if values[name].value != getattr(config, name)}
+    assert differ == {"epochs": None, "batch_size": None, "verbose": 2}
+    assert "epochs" not in cli.training_overrides(values)  # The schedule's, then.

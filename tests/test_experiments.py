@@ -57,20 +57,20 @@ def test_an_interrupted_run_with_other_settings_is_not_resumed(tmp_path, mnist_p
     assert not (outdir / "metrics.json").exists()
 
 
-def test_a_family_trains_what_is_missing_once_and_loads_it(tmp_path, mnist_path):
+def test_trained_models_train_what_is_missing_once_and_load_it(tmp_path, mnist_path):
     tiny = dict(data=mnist_path, epochs=1, train_size=64, test_size=250, batch_size=32,
                 latent_dim=4, verbose=0)
-    family = experiments.Family(str(tmp_path), "cpu", **tiny)
-    assert family.folder == str(tmp_path / "cpu")
-    assert family.config("deen", 0.6).sigma == 0.6 and family.config("deen", 0.6).epochs == 1
-    model = family.load("sigma_vae", 0.5)
+    models = experiments.TrainedModels(str(tmp_path), "cpu", **tiny)
+    assert models.folder == str(tmp_path / "cpu")
+    assert models.config("deen", 0.6).sigma == 0.6 and models.config("deen", 0.6).epochs == 1
+    model = models.load("sigma_vae", 0.5)
     assert model.scale == 0.5 and model.latent_dim == 4
-    assert family.load("sigma_vae", 0.5) is model  # Loaded once.
+    assert models.load("sigma_vae", 0.5) is model  # Loaded once.
     stamp = (tmp_path / "cpu" / "sigma_vae_0.5" / "metrics.json").stat().st_mtime_ns
-    again = experiments.Family(str(tmp_path), "cpu", **tiny).load("sigma_vae", 0.5)
+    again = experiments.TrainedModels(str(tmp_path), "cpu", **tiny).load("sigma_vae", 0.5)
     assert again.scale == 0.5  # Found, not retrained:
     assert (tmp_path / "cpu" / "sigma_vae_0.5" / "metrics.json").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="schedule must be one of"):
-        experiments.Family(str(tmp_path), "gpu")
+        experiments.TrainedModels(str(tmp_path), "gpu")
     with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
-        experiments.Family(str(tmp_path), "cpu", epoch=3)  # A misspelt setting.
+        experiments.TrainedModels(str(tmp_path), "cpu", epoch=3)  # A misspelt setting.

@@ -1,7 +1,6 @@
 """The package's layers: primitives, then models and training, then the experiments.
 
 A module imports only from its own layer or the ones below (BUILD.md, "Layout").
-The deprecated aliases at the old paths of moved modules are the one exception.
 """
 
 import ast
@@ -15,7 +14,6 @@ PRIMITIVES = {"imaginary_noise", "posterior", "networks", "input_gradient", "cor
               "validation", "reductions", "random_state", "distribution",
               "seeding", "evaluation", "images"}
 MODELS = {"vae", "deen", "training", "callbacks", "family", "family_training"}
-ALIASES = {"classifier", "equivalence", "power_law", "robustness"}  # Old paths, one release.
 
 
 def imported(path):
@@ -46,8 +44,8 @@ def layer(name):
 def test_no_module_imports_from_a_layer_above_its_own(path):
     relative = path.relative_to(PACKAGE).with_suffix("")
     name = ".".join(relative.parts)
-    if name in {"__init__"} | ALIASES:
+    if name == "__init__":
         return
     own = layer("experiments" if name.startswith("experiments") else name)
-    above = {n for n in imported(path) if n not in ALIASES and layer(n) > own}
+    above = {n for n in imported(path) if layer(n) > own}
     assert not above, f"keras_svae/{relative}.py imports {sorted(above)} from above its layer"

@@ -36,7 +36,7 @@ import pytest
 from conftest import to_numpy
 from keras_svae import networks
 from keras_svae.networks import (
-    PRESETS, ConvFeatures, Decoder, EnergyNetwork, MLPEnergy, normalize_strides,
+    ARCHITECTURES, ConvFeatures, Decoder, EnergyNetwork, MLPEnergy, normalize_strides,
 )
 
 MNIST = (28, 28, 1)
@@ -130,7 +130,7 @@ SMALL_CASES = {
                                  units=12),
         SMALL_IMAGE,
     ),
-    "Decoder": (lambda: Decoder(image_shape=(5, 7, 2), units=16), (4,)),
+    "Decoder": (lambda: Decoder(data_shape=(5, 7, 2), units=16), (4,)),
     "EnergyNetwork": (
         lambda: EnergyNetwork(conv_channels=(3, 5, 7), strides=(2, 2, 1), units=9),
         SMALL_IMAGE,
@@ -169,7 +169,7 @@ def weight_summary(layer):
 EXPECTED_CONFIG = {
     "ConvFeatures": dict(conv_channels=[4, 6, 8], strides=[2, 1, 3], units=12),
     "Encoder": dict(latent_dim=5, conv_channels=[4, 6, 8], strides=[1, 2, 2], units=12),
-    "Decoder": dict(image_shape=[5, 7, 2], units=16),
+    "Decoder": dict(data_shape=[5, 7, 2], units=16),
     "EnergyNetwork": dict(conv_channels=[3, 5, 7], strides=[2, 2, 1], units=9),
     "MLPEnergy": dict(units=[7, 5, 3]),
 }
@@ -214,9 +214,9 @@ def test_defaults_are_the_papers():
     assert {k: encoder[k] for k in paper_trunk} == paper_trunk and encoder["latent_dim"] == 100
     assert Decoder(MNIST).get_config()["units"] == 2000
     assert MLPEnergy().get_config()["units"] == [128, 128]
-    assert PRESETS == {"strided": {"strides": 2}, "no_downsampling": {"strides": 1}}
-    assert ConvFeatures(**PRESETS["strided"]).strides == (2, 2, 2)
-    assert ConvFeatures(**PRESETS["no_downsampling"]).strides == (1, 1, 1)
+    assert ARCHITECTURES == {"strided": {"strides": 2}, "no_downsampling": {"strides": 1}}
+    assert ConvFeatures(**ARCHITECTURES["strided"]).strides == (2, 2, 2)
+    assert ConvFeatures(**ARCHITECTURES["no_downsampling"]).strides == (1, 1, 1)
 
 
 def test_sublayers_are_3x3_same_silu_convolutions_and_silu_dense():
@@ -339,22 +339,22 @@ def counted(layer, input_shape):
 @pytest.mark.parametrize("preset", ["strided", "no_downsampling"])
 def test_parameter_counts_on_mnist(preset):
     """Default sizes on MNIST (28, 28, 1) for both presets; totals in the module docstring."""
-    stride = PRESETS[preset]["strides"]
+    stride = ARCHITECTURES[preset]["strides"]
     strides = (stride,) * 3
     paper = dict(channels=(32, 64, 128), strides=strides, units=200)
 
-    trunk = ConvFeatures(**PRESETS[preset])
+    trunk = ConvFeatures(**ARCHITECTURES[preset])
     assert counted(trunk, MNIST) == trunk_params(MNIST, **paper)
     assert len(trunk.weights) == 8  # A kernel and a bias for each conv and the fc.
     assert [c.count_params() for c in trunk.convs] == [320, 18_496, 73_856]
     fc = dense_params(math.prod(trunk_shape(MNIST, paper["channels"], strides)), 200)
     assert trunk.dense.count_params() == fc
 
-    encoder = networks.Encoder(**PRESETS[preset])
+    encoder = networks.Encoder(**ARCHITECTURES[preset])
     assert counted(encoder, MNIST) == encoder_params(MNIST, 100, **paper)
     assert len(encoder.weights) == 12
 
-    energy = EnergyNetwork(**PRESETS[preset])
+    energy = EnergyNetwork(**ARCHITECTURES[preset])
     assert counted(energy, MNIST) == energy_params(MNIST, **paper)
     assert len(energy.weights) == 9  # The readout is a kernel only.
 

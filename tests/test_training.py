@@ -240,3 +240,26 @@ def test_json_and_models_are_written_whole(tmp_path):
     target = tmp_path / "new" / "last.keras"  # The folder is made.
     training.save_atomically(model, str(target))
     assert os.listdir(target.parent) == ["last.keras"]
+
+
+@pytest.mark.parametrize("model, noise, scale", [
+    ("sigma_vae", "gaussian", 0.3), ("alpha_vae", "laplace", 0.4),
+    ("vanilla_vae", "bernoulli", None),
+])
+def test_each_vae_is_named_with_its_noise_and_built_at_its_scale(model, noise, scale):
+    config = TrainConfig(model=model, sigma=0.3, alpha=0.4, beta=2.0, latent_dim=4)
+    assert training.noise_of(model) == noise and training.model_of(noise) == model
+    assert training.scale_of(config) == scale
+    built = training.build_model(config, (8, 8, 1))
+    assert (built.noise, built.scale, built.beta, built.latent_dim) == (noise, scale, 2.0, 4)
+
+
+def test_deen_and_unknown_names_are_refused_where_they_have_no_meaning():
+    assert training.scale_of(TrainConfig(model="deen", sigma=0.6)) == 0.6
+    assert training.build_model(TrainConfig(model="deen", sigma=0.6), (8, 8, 1)).sigma == 0.6
+    with pytest.raises(ValueError, match="deen has no imaginary noise model"):
+        training.noise_of("deen")
+    with pytest.raises(ValueError, match="noise must be one of .*'gaussian'.*got 'poisson'"):
+        training.model_of("poisson")
+    with pytest.raises(ValueError, match="model must be one of .*got 'beta_vae'"):
+        training.scale_field("beta_vae")

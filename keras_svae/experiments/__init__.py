@@ -10,7 +10,7 @@ The package has three layers, each importing only the ones below it:
 * the experiments (this package):
 
   - `runs`: the named schedules and the shared folders of trained models
-    (`Family`), so that every experiment reuses the same models;
+    (`TrainedModels`), so that every experiment reuses the same models;
   - `paper`: the paper's Tables 1-4 and quoted figures, the one place they live;
   - `power_law` and `scaling_laws`: the fit of nu and the sweep's reports
     (Tables 1-4);
@@ -21,7 +21,7 @@ The package has three layers, each importing only the ones below it:
   - `smoothing`: randomized-smoothing prediction and certification (Section 6);
   - `cli`: the flags the example binaries share.
 
-`runs`' names are also here (`experiments.train`, `experiments.Family`, ...),
+`runs`' names are also here (`experiments.train`, `experiments.TrainedModels`, ...),
 where they lived when this package was one module.
 """
 
@@ -36,7 +36,7 @@ from keras_svae.experiments import scaling_laws
 from keras_svae.experiments import smoothing
 from keras_svae.experiments.runs import SCALES
 from keras_svae.experiments.runs import SCHEDULES
-from keras_svae.experiments.runs import Family
+from keras_svae.experiments.runs import TrainedModels
 from keras_svae.experiments.runs import TrainedRun
 from keras_svae.experiments.runs import config_for
 from keras_svae.experiments.runs import run_name

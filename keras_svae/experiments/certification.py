@@ -14,7 +14,9 @@ base classifier reads a denoised image: DEEN's x_hat(y) = y - sigma^2 grad f(y)
   outputs of noisy training images ("denoised smoothing");
 * `certify_to_file`: Cohen's certify file (`smoothing.TSV_HEADER`), appended
   image by image so that a rerun resumes where it stopped;
-* `summary` and `markdown_table`: certified accuracy at radii 0, 0.25, ....
+* `summary` and `markdown_table`: certified accuracy at radii 0, 0.25, ...;
+* `certify_front_ends`: the experiment (examples/certify.py), every front-end and
+  classifier at every smoothing sigma, into files named by their settings.
 """
 
 import json
@@ -25,6 +27,7 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
+from keras_svae import data
 from keras_svae import seeding
 from keras_svae import training
 from keras_svae.experiments import classifier as classifier_lib
@@ -62,14 +65,15 @@ def front_end(name, model=None, seed=0, k=4):
     return lambda y: ops.mean(ops.stack([draw(y) for _ in range(int(k))]), axis=0)
 
 
-def front_end_model(family, name, sigma, vae_sigma=None):
-    """The trained model a front-end needs at smoothing sigma, from `family` (trained if
-    missing): DEEN at sigma, the sigma-VAE at `vae_sigma` (default sigma), or None."""
+def front_end_model(models, name, sigma, vae_sigma=None):
+    """The trained model a front-end needs at smoothing sigma, from `models` (a
+    `runs.TrainedModels`; trained if missing): DEEN at sigma, the sigma-VAE at `vae_sigma`
+    (default sigma), or None."""
     if name == "identity":
         return None
     if name == "deen":
-        return family.load("deen", sigma)
-    return family.load("sigma_vae", vae_sigma or sigma)
+        return models.load("deen", sigma)
+    return models.load("sigma_vae", vae_sigma or sigma)
 
 
 def check_protocol(folder, protocol):
@@ -248,31 +252,31 @@ def plot(summaries, path, title):
 CLASSIFIERS = ("clean", "noise", "finetuned")
 
 
-def classifier_for(name, family, sigma, front_name, front, train_images, train_labels,
+def classifier_for(name, models, sigma, front_name, front, train_images, train_labels,
                    epochs=3, finetune_epochs=1, seed=0, architecture="convnet"):
     """The base classifier `name` of `CLASSIFIERS` for one front-end at smoothing sigma.
 
     "clean": trained on clean images; "noise": trained with Gaussian noise at
     sigma (Cohen's baseline); "finetuned": the clean one fitted further on
-    front(x + sigma eps) of the training images, cached beside the family's
+    front(x + sigma eps) of the training images, cached beside the trained
     models as classifier_<label>_<front_name>_sigma<sigma>_seed<seed>.keras with
     `classifier_label` (e.g. classifier_finetuned_deen_sigma0.7_seed0.keras;
     `front_name` should name the front-end's model too when it varies). All come
-    from `family` (a `runs.Family`), trained there if missing; `architecture` is a
+    from `models` (a `runs.TrainedModels`), trained there if missing; `architecture` is a
     key of `classifier.ARCHITECTURES`.
     """
     if name not in CLASSIFIERS:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}.")
     if name == "noise":
-        return family.classifier(epochs, seed, noise_sigma=sigma, architecture=architecture)
+        return models.classifier(epochs, seed, noise_sigma=sigma, architecture=architecture)
     if name == "clean":
-        return family.classifier(epochs, seed, architecture=architecture)
+        return models.classifier(epochs, seed, architecture=architecture)
     label = classifier_label(name, architecture, epochs, finetune_epochs)
-    path = os.path.join(family.folder,
+    path = os.path.join(models.folder,
                         f"classifier_{label}_{front_name}_sigma{sigma:g}_seed{seed}.keras")
-    # Each family.classifier call returns its own copy, so fine-tuning it in place leaves
+    # Each models.classifier call returns its own copy, so fine-tuning it in place leaves
     # the clean classifier of the other combinations alone; a cached result needs none.
-    base = None if os.path.exists(path) else family.classifier(epochs, seed,
+    base = None if os.path.exists(path) else models.classifier(epochs, seed,
                                                                architecture=architecture)
     return finetuned_classifier(path, base, front, train_images, train_labels, sigma,
                                 epochs=finetune_epochs, seed=seed)
@@ -307,3 +311,96 @@ def write_summary(stem, summaries, title):
         f.write(table)
     plot(summaries, stem + ".png", title)
     return table
+
+
+def vae_suffix(vae_sigma=None, latent_dim=training.TrainConfig.latent_dim):
+    """What names the sigma-VAE where it is not the default one at the smoothing sigma: its
+    own sigma and a latent_dim other than `TrainConfig`'s, e.g. "_vae0.3" or "_dz784"."""
+    suffix = f"_vae{vae_sigma:g}" if vae_sigma else ""
+    if latent_dim != training.TrainConfig.latent_dim:
+        suffix += f"_dz{latent_dim}"
+    return suffix
+
+
+def certify_front_ends(models, report_dir, sigmas, combos, vae_sigma=None, k=4, n0=100,
+                       n=1000, alpha=0.001, num_images=500, every=20, batch_size=1000,
+                       classifier_epochs=3, classifier_architecture="convnet",
+                       finetune_epochs=1, seed=0, compiled=True, verbose=1):
+    """Certifies MNIST test images through every front-end:classifier pair at every sigma.
+
+    For each smoothing sigma and each "front-end:classifier" of `combos` (keys of
+    `FRONT_ENDS` and `CLASSIFIERS`) it certifies test images 0, every, 2 every, ...
+    (`num_images` of them) with Cohen's CERTIFY (n0, n, alpha) into
+    <report_dir>/sigma_<sigma>/<front-end>_<classifier>.tsv (`certify_to_file`: a
+    rerun resumes; `check_protocol` refuses one with other settings), then writes
+    <report_dir>/summary_sigma_<sigma>.{md,json,png} (`write_summary`).
+
+    Names carry every setting that is not the default, so that different models never
+    share a file: the VAE front-ends' names take `vae_suffix` (vae_mean_dz784), the
+    classifiers' `classifier_label` (identity_noise_lenet_15epochs.tsv), and the
+    summary's both (summary_sigma_1_lenet_15epochs.md).
+
+    Args:
+        models: the `runs.TrainedModels` that give the front-ends' DEEN and sigma-VAE and
+            the base classifiers, trained there if missing; their `data` and
+            `train_size` settings are the images the classifiers train on.
+        report_dir: where the certify files and summaries go.
+        sigmas: the smoothing noise stds.
+        combos: "front-end:classifier" strings, e.g. "deen:finetuned".
+        vae_sigma: the sigma-VAE's imaginary sigma (default: each smoothing sigma).
+        k: the draws the "vae_average" front-end averages.
+        n0, n, alpha: CERTIFY's selection draws, estimation draws and failure
+            probability, per image.
+        num_images, every: certify test images 0, every, 2 every, ... (num_images).
+        batch_size: noisy copies per classifier call.
+        classifier_epochs, classifier_architecture, finetune_epochs: the base
+            classifiers' (`classifier_for`).
+        seed: seeds the noise, the posterior draws and the classifiers.
+        compiled: front-end and classifier as one compiled model
+            (`compiled_base_classifier`), else called eagerly (`base_classifier`): the
+            same function, though the VAE front-ends' draws differ between the two.
+        verbose: 1 shows a progress bar per certify file, 0 nothing.
+
+    Returns:
+        {sigma: its summary's markdown table}.
+    """
+    judges = dict(architecture=classifier_architecture, epochs=classifier_epochs,
+                  finetune_epochs=finetune_epochs)
+    size = models.overrides.get("train_size") or None
+    train = [a[:size] for a in data.load_mnist("train", path=models.overrides.get("data"))]
+    images, labels = data.load_mnist("test", path=models.overrides.get("data"))
+    indices = list(range(0, len(images), every))[:num_images]
+    # Any sigma: the latent size is every model's setting.
+    vae = vae_suffix(vae_sigma, models.config("sigma_vae", 1.0).latent_dim)
+    tables = {}
+    for sigma in map(float, sigmas):
+        folder = os.path.join(report_dir, f"sigma_{sigma:g}")
+        check_protocol(folder, dict(n0=n0, n=n, alpha=alpha, seed=seed, images=indices))
+        summaries = {}
+        for combo in combos:
+            front_label, judge_label, base = _base_classifier_of(
+                combo, models, sigma, vae_sigma, vae, train, judges, seed, k, compiled)
+            bar = keras.utils.Progbar(len(indices), verbose=verbose, unit_name="image")
+            rows = certify_to_file(os.path.join(folder, f"{front_label}_{judge_label}.tsv"),
+                                   base, images, labels, indices, sigma, n0, n, alpha,
+                                   batch_size, seed, bar.update)
+            summaries[front_label, judge_label] = summary(rows, sigma, n, alpha)
+        stem = os.path.join(report_dir,
+                            f"summary_sigma_{sigma:g}{vae}{classifier_settings(**judges)}")
+        tables[sigma] = write_summary(stem, summaries, f"MNIST, σ = {sigma:g}, n = {n}, "
+                                      f"α = {alpha:g}, {len(indices)} images")
+    return tables
+
+
+def _base_classifier_of(combo, models, sigma, vae_sigma, vae, train, judges, seed, k, compiled):
+    """(front-end label, classifier label, base classifier) of one "front-end:classifier"."""
+    front_name, judge_name = combo.split(":")
+    model = front_end_model(models, front_name, sigma, vae_sigma)
+    front = front_end(front_name, model, seed=seed, k=k)
+    # The VAE front-ends name their VAE where it is not the smoothing sigma's default one.
+    front_label = front_name + vae if "vae" in front_name else front_name
+    judge = classifier_for(judge_name, models, sigma, front_label, front, *train, seed=seed,
+                           **judges)
+    base = (compiled_base_classifier(front_name, model, judge, seed=seed, k=k) if compiled
+            else base_classifier(front, judge))
+    return front_label, classifier_label(judge_name, **judges), base

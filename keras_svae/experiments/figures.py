@@ -4,7 +4,7 @@ Every panel is a grid of test images (`images.tile`; grey-scale or colour). The 
 figure, from the given seed (`streams`), and held fixed for every model, as in
 the paper; each model's estimate is its `estimate(y, seed)` (x_hat(z), z ~ q(z|y), for
 a VAE; x_hat(y) for DEEN). `models` is any callable (model, scale) -> a
-trained model, e.g. `runs.Family.load`.
+trained model, e.g. `runs.TrainedModels.load`.
 
 * fig2_gaussian.png: 50 copies of a test "3" under Gaussian sigma = 0.9;
   the sigma-VAE (0.9), the vanilla VAE, DEEN (0.9). Figure 2 (a-d).

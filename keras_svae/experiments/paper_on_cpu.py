@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 
+from keras_svae import training
 from keras_svae.experiments import runs
 from keras_svae.experiments import scaling_laws
 
@@ -156,7 +157,7 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
 def _constant(model, scale):
     """The likelihood's normalising constant per MNIST image (eqs. 5, 10), in nats."""
     d = 28 * 28
-    if model == "sigma_vae":
+    if training.noise_of(model) == "gaussian":
         return 0.5 * d * math.log(2 * math.pi * scale**2)
     return d * math.log(2 * scale)
 
@@ -165,8 +166,8 @@ def write_reports(docs_dir):
     """scaling_{gaussian,laplace}_paper.{md,json,png} from the archived models; returns
     {noise: number of models}. A noise with no archived model gets no report."""
     counts = {}
-    for noise, model in scaling_laws.MODELS.items():
-        records = []
+    for noise in scaling_laws.NOISES:
+        model, records = training.model_of(noise), []
         for m, scale in ORDER:
             path = os.path.join(docs_dir, "paper", runs.run_name(m, scale), "metrics.json")
             if m == model and os.path.exists(path):

@@ -31,7 +31,8 @@ from keras_svae.experiments import scaling_laws
 
 def members(scales=paper.SCALES):
     """The (model, scale) pairs: a sigma-VAE and an alpha-VAE per scale (18 for the paper's)."""
-    return [(model, float(s)) for model in ("sigma_vae", "alpha_vae") for s in scales]
+    return [(training.model_of(noise), float(s)) for noise in scaling_laws.NOISES
+            for s in scales]
 
 
 def device_name():
@@ -95,16 +96,17 @@ def run(root, report_dir, schedule="paper", time_limit=None, scales=paper.SCALES
 
     Returns {"gaussian": table, "laplace": table} (the markdown tables).
     """
-    family, pairs = runs.Family(root, schedule, **overrides), members(scales)
-    trained = dict(zip(pairs, family.train_family(pairs, time_limit=time_limit)))
+    models, pairs = runs.TrainedModels(root, schedule, **overrides), members(scales)
+    trained = dict(zip(pairs, models.train_family(pairs, time_limit=time_limit)))
     tables = {}
-    for noise, model in scaling_laws.MODELS.items():
+    for noise in scaling_laws.NOISES:
+        model = training.model_of(noise)
         results = [trained[model, float(s)] for s in scales]
         summary = scaling_laws.summarize(noise, [float(s) for s in scales],
                                          [r.metrics for r in results],
                                          wall_seconds=[r.wall_seconds for r in results])
         summary["schedule"] = scaling_laws.schedule_record(
-            schedule, family.config(model, scales[0]), results,
+            schedule, models.config(model, scales[0]), results,
             trained_as=f"as one family of {len(pairs)} members", device=device_name())
         tables[noise] = scaling_laws.write_report(
             summary, f"{report_dir}/scaling_{noise}_{schedule}")

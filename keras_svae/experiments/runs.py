@@ -1,7 +1,7 @@
 """The experiments' schedules and the shared folders of their trained models.
 
 Every experiment of Section 5 (the scaling laws, the figures, the robustness
-curves) uses the same family of trained models: sigma-VAEs and alpha-VAEs
+curves) uses the same trained models: sigma-VAEs and alpha-VAEs
 over a grid of scales, the vanilla VAE, and DEEN. They are trained once, by
 `train`, into one folder per model under a root folder per schedule,
 
@@ -10,8 +10,8 @@ over a grid of scales, the vanilla VAE, and DEEN. They are trained once, by
 
 so that the scaling laws, the figures and the robustness curves share them,
 and a rerun skips what is trained already (`training.train_and_evaluate`
-returns a finished run's metrics). `Family` is that set of models for one
-root, schedule and settings: `family.load("sigma_vae", 0.9)` trains the model
+returns a finished run's metrics). `TrainedModels` is that set of models for one
+root, schedule and settings: `models.load("sigma_vae", 0.9)` trains the model
 if it is missing and returns it.
 
 Schedules:
@@ -46,14 +46,10 @@ SCALES = paper.SCALES
 
 _CONFIG = "experiment_config.json"  # Written before training starts.
 
-_SCALE_FIELD = {"sigma_vae": "sigma", "alpha_vae": "alpha", "deen": "sigma", "vanilla_vae": None}
-
 
 def run_name(model, scale=None):
     """The folder name of one trained model, e.g. "sigma_vae_0.9" or "vanilla_vae"."""
-    if model not in _SCALE_FIELD:
-        raise ValueError(f"model must be one of {sorted(_SCALE_FIELD)}, got {model!r}.")
-    if _SCALE_FIELD[model] is None:
+    if training.scale_field(model) is None:
         return model
     if scale is None:
         raise ValueError(f"A {model} needs a scale (its sigma or alpha).")
@@ -75,8 +71,9 @@ def config_for(model, scale=None, schedule="cpu", **overrides):
         raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}.")
     run_name(model, scale)  # Validates the pair.
     fields = dict(SCHEDULES[schedule], model=model)
-    if _SCALE_FIELD[model]:
-        fields[_SCALE_FIELD[model]] = float(scale)
+    scale_field = training.scale_field(model)
+    if scale_field:
+        fields[scale_field] = float(scale)
     fields.update(overrides)
     return training.TrainConfig(**fields)
 
@@ -206,7 +203,7 @@ def _family_folder(root, names, configs, data_order="auto"):
     return folder
 
 
-class Family:
+class TrainedModels:
     """The trained models of one schedule under `root`, trained where missing.
 
     Models live in <root>/<schedule>/<run_name>; the classifier in <root>.
@@ -216,8 +213,8 @@ class Family:
 
     Example:
 
-    >>> family = Family("runs", "cpu", data="mnist.npz")
-    >>> model = family.load("sigma_vae", 0.9)  # doctest: +SKIP
+    >>> models = TrainedModels("runs", "cpu", data="mnist.npz")
+    >>> model = models.load("sigma_vae", 0.9)  # doctest: +SKIP
     """
 
     def __init__(self, root, schedule="cpu", **overrides):
@@ -231,26 +228,27 @@ class Family:
         return os.path.join(self.root, self.schedule)
 
     def config(self, model, scale=None, **extra):
-        """The `TrainConfig` this family trains `model` with."""
+        """The `TrainConfig` that `model` at `scale` is trained with here."""
         return config_for(model, scale, self.schedule, **{**self.overrides, **extra})
 
     def train(self, model, scale=None, **extra):
-        """`train` one model of the family (or find it trained); a `TrainedRun`."""
+        """`train` one of these models (or find it trained); a `TrainedRun`."""
         return train(self.folder, model, scale, self.schedule, **{**self.overrides, **extra})
 
     def train_family(self, members, time_limit=None, data_order="auto", **extra):
-        """`train_family` for these (model, scale) pairs: one `TrainedRun` each."""
+        """`train_family` (one `SigmaVAEFamily`) for these (model, scale) pairs: one
+        `TrainedRun` each."""
         return train_family(self.folder, members, self.schedule, time_limit, data_order,
                             **{**self.overrides, **extra})
 
     def load(self, model, scale=None):
-        """One model of the family, loaded once; trained first if missing."""
+        """One of these models, loaded once; trained first if missing."""
         if (model, scale) not in self._loaded:
             self._loaded[model, scale] = keras.saving.load_model(self.train(model, scale).model_path)
         return self._loaded[model, scale]
 
     def classifier(self, epochs=3, seed=0, noise_sigma=0.0, architecture="convnet"):
-        """The MNIST classifier (`trained_classifier`) on this family's data."""
+        """The MNIST classifier (`trained_classifier`) on these models' data."""
         return trained_classifier(self.root, self.overrides.get("data"), epochs=epochs,
                                   train_size=self.overrides.get("train_size", 0), seed=seed,
                                   noise_sigma=noise_sigma, architecture=architecture)

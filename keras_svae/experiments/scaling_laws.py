@@ -22,7 +22,9 @@ import numpy as np
 from keras_svae.experiments import paper
 from keras_svae.experiments import power_law
 
-MODELS = {"gaussian": "sigma_vae", "laplace": "alpha_vae"}
+# The sweeps: the noise models the paper has tables for (sigma-VAEs and alpha-VAEs; each
+# noise's VAE is `training.model_of(noise)`).
+NOISES = tuple(paper.TABLES)
 SYMBOLS = {"gaussian": "σ", "laplace": "α"}
 
 
@@ -35,8 +37,8 @@ def summarize(noise, scales, metrics, wall_seconds=None):
         metrics: each model's test metrics (`kl`, `mse`, `elbo`), as `evaluate` reports them.
         wall_seconds: optional training time of each model, kept in its row.
     """
-    if noise not in MODELS:
-        raise ValueError(f"noise must be one of {sorted(MODELS)}, got {noise!r}.")
+    if noise not in NOISES:
+        raise ValueError(f"noise must be one of {sorted(NOISES)}, got {noise!r}.")
     if len(scales) != len(metrics):
         raise ValueError(f"Got {len(scales)} scales but {len(metrics)} sets of metrics.")
     rows = [dict(scale=s, kl=m["kl"], mse=m["mse"], elbo=m["elbo"], ratio=m["kl"] / m["elbo"])
