@@ -14,7 +14,6 @@ matplotlib.use("Agg")  # Files only; no display.
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from keras_svae import data  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import figures  # noqa: E402
 from keras_svae.experiments import paper  # noqa: E402
@@ -27,8 +26,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    images, labels = data.load_mnist("test", path=FLAGS.data)
-    paths = figures.write_all(cli.trained_models(FLAGS).load, images, labels, cli.report_dir(FLAGS),
+    models = cli.trained_models(FLAGS)
+    images, labels = models.images("test")
+    paths = figures.write_all(models.load, images, labels, cli.report_dir(FLAGS),
                               seed=FLAGS.seed, sigmas=[float(s) for s in FLAGS.sigmas])
     print("\n".join(paths))
 

@@ -21,7 +21,6 @@ matplotlib.use("Agg")  # Files only; no display.
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from keras_svae import data  # noqa: E402
 from keras_svae.experiments import classifier  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import robustness  # noqa: E402
@@ -38,7 +37,7 @@ def main(argv):
     models = cli.trained_models(FLAGS)
     estimators = robustness.paper_estimators(models.load, seed=FLAGS.seed)
     judge = models.classifier(epochs=FLAGS.classifier_epochs, seed=FLAGS.seed)
-    images, labels = data.load_mnist("test", path=FLAGS.data)
+    images, labels = models.images("test")
     images, labels = images[:FLAGS.test_size or None], labels[:FLAGS.test_size or None]
     clean_accuracy = classifier.accuracy(judge, images, labels)
     for noise in FLAGS.noises:

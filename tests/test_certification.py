@@ -196,6 +196,8 @@ def test_a_classifier_is_named_by_its_settings():
     assert certification.classifier_settings("lenet", 3, 2) == "_lenet_tuned2epochs"
     assert (runs.classifier_name(15, 1000, 1, 0.25, "lenet")
             == "classifier_lenet_noise0.25_15epochs_1000images_seed1")
+    assert (runs.classifier_name(dataset="cifar10", architecture="lenet")
+            == "classifier_cifar10_lenet_3epochs_seed0")
     with pytest.raises(ValueError, match="architecture must be one of"):
         runs.trained_classifier("unused", architecture="resnet")
 

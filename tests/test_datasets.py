@@ -99,3 +99,17 @@ def test_the_experiments_take_colour_images_and_any_number_of_classes(tmp_path, 
     figures.save_panels(str(path), [("clean", images), ("noisy", images[::-1])], columns=4,
                         title="colour")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_experiments_models_and_classifier_use_their_dataset(tmp_path):
+    """--dataset reaches the shared models' images and their classifier (tfds's mock data)."""
+    from keras_svae.experiments import runs
+
+    models = runs.TrainedModels(str(tmp_path), "cpu", dataset="cifar10")
+    with tfds.testing.mock_data(num_examples=16):
+        images, labels = models.images("test")
+        judge = models.classifier(epochs=1)
+    assert images.shape == (16, 32, 32, 3) and labels.shape == (16,)
+    assert judge.input_shape == (None, 32, 32, 3)
+    assert (tmp_path / "classifier_cifar10_1epochs_seed0.keras").exists()
+    assert models.config("sigma_vae", 0.5).dataset == "cifar10"

@@ -27,7 +27,6 @@ import numpy as np
 from keras import ops
 
 from keras_svae import corruption
-from keras_svae import data
 from keras_svae import seeding
 from keras_svae import training
 from keras_svae.experiments import classifier as classifier_lib
@@ -367,8 +366,8 @@ def certify_front_ends(models, report_dir, sigmas, combos, vae_sigma=None, k=4, 
     judges = dict(architecture=classifier_architecture, epochs=classifier_epochs,
                   finetune_epochs=finetune_epochs)
     size = models.overrides.get("train_size") or None
-    train = [a[:size] for a in data.load_mnist("train", path=models.overrides.get("data"))]
-    images, labels = data.load_mnist("test", path=models.overrides.get("data"))
+    train = [a[:size] for a in models.images("train")]
+    images, labels = models.images("test")
     indices = list(range(0, len(images), every))[:num_images]
     # Any sigma: the latent size is every model's setting.
     vae = vae_suffix(vae_sigma, models.config("sigma_vae", 1.0).latent_dim)

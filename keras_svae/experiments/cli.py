@@ -19,8 +19,8 @@ from keras_svae.experiments import runs
 # The `TrainConfig` settings that these flags give every model the examples train; the
 # others come from the schedule (epochs, batch size, learning rate) or the example itself
 # (the model, its scale, the seed).
-TRAINING_FLAGS = ("data", "train_size", "test_size", "epochs", "batch_size", "latent_dim",
-                  "verbose", "steps_per_execution", "jit_compile")
+TRAINING_FLAGS = ("dataset", "data", "train_size", "test_size", "epochs", "batch_size",
+                  "latent_dim", "verbose", "steps_per_execution", "jit_compile")
 # Where these flags' defaults are not TrainConfig's, and why.
 _DEFAULTS = {
     # None: the schedule's (a --schedule names its epochs and batch size); set, an override.

@@ -31,7 +31,7 @@ import os
 
 import keras
 
-from keras_svae import data as mnist
+from keras_svae import data as mnist  # `data` names the --data file here.
 from keras_svae import family_training
 from keras_svae import training
 from keras_svae.experiments import classifier
@@ -247,37 +247,50 @@ class TrainedModels:
             self._loaded[model, scale] = keras.saving.load_model(self.train(model, scale).model_path)
         return self._loaded[model, scale]
 
+    @property
+    def dataset(self):
+        """The name of these models' dataset (`data.load`; "mnist" unless overridden)."""
+        return self.overrides.get("dataset", "mnist")
+
+    def images(self, split="test"):
+        """(images, labels) of `split` of these models' dataset (its --data file, if given)."""
+        return mnist.load(self.dataset, split, path=self.overrides.get("data"))
+
     def classifier(self, epochs=3, seed=0, noise_sigma=0.0, architecture="convnet"):
-        """The MNIST classifier (`trained_classifier`) on these models' data."""
+        """The classifier (`trained_classifier`) on these models' data."""
         return trained_classifier(self.root, self.overrides.get("data"), epochs=epochs,
                                   train_size=self.overrides.get("train_size", 0), seed=seed,
-                                  noise_sigma=noise_sigma, architecture=architecture)
+                                  noise_sigma=noise_sigma, architecture=architecture,
+                                  dataset=self.dataset)
 
 
-def classifier_name(epochs=3, train_size=0, seed=0, noise_sigma=0.0, architecture="convnet"):
+def classifier_name(epochs=3, train_size=0, seed=0, noise_sigma=0.0, architecture="convnet",
+                    dataset="mnist"):
     """The file name (without .keras) that holds a classifier's settings.
 
     E.g. classifier_3epochs_seed0, classifier_3epochs_1000images_seed0, or, with Gaussian
     augmentation at noise_sigma (Cohen et al.'s base classifier) and the LeNet,
     classifier_lenet_noise0.7_20epochs_seed0. The ConvNet, the first architecture,
-    goes unnamed: its files keep the names they had before there was a choice.
+    goes unnamed: its files keep the names they had before there was a choice, and so
+    does MNIST (another dataset is named first: classifier_cifar10_3epochs_seed0).
     (A fine-tuned classifier's file is named by `certification.classifier_for`.)
     """
-    arch = "" if architecture == "convnet" else f"_{architecture}"
+    arch = ("" if dataset == "mnist" else f"_{dataset}") + (
+        "" if architecture == "convnet" else f"_{architecture}")
     images = f"_{train_size}images" if train_size else ""
     noise = f"_noise{float(noise_sigma):g}" if noise_sigma else ""
     return f"classifier{arch}{noise}_{epochs}epochs{images}_seed{seed}"
 
 
 def trained_classifier(root, data_path=None, epochs=3, train_size=0, seed=0, noise_sigma=0.0,
-                       architecture="convnet"):
-    """The MNIST classifier, trained if absent, at <root>/`classifier_name(...)`.keras."""
+                       architecture="convnet", dataset="mnist"):
+    """The classifier of `dataset`, trained if absent, at <root>/`classifier_name(...)`.keras."""
     classifier.check_architecture(architecture)  # Before a name is made of it.
     path = os.path.join(root, classifier_name(epochs, train_size, seed, noise_sigma,
-                                              architecture) + ".keras")
+                                              architecture, dataset) + ".keras")
     if os.path.exists(path):
         return keras.saving.load_model(path)
-    x_train, y_train = mnist.load_mnist("train", path=data_path)
+    x_train, y_train = mnist.load(dataset, "train", path=data_path)
     n = train_size or len(x_train)
     model = classifier.train(x_train[:n], y_train[:n], epochs=epochs, seed=seed,
                              noise_sigma=noise_sigma, architecture=architecture)
