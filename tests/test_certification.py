@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import SMALL, to_numpy
-from keras_svae import DEEN, networks, sigma_vae, training
+from keras_svae import DEEN, data, networks, sigma_vae, training
 from keras_svae.experiments import certification, classifier, runs, smoothing
 
 SHAPE = SMALL["data_shape"]
@@ -240,6 +240,9 @@ def test_the_experiment_names_its_files_by_their_settings_and_resumes(tmp_path, 
 
         def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
             return classifier.build(architecture)
+
+        def images(self, split):
+            return data.load_mnist(split, path=mnist_path)
 
     report = tmp_path / "report"
     run = dict(sigmas=["0.5"], combos=["identity:noise", "vae_mean:clean"], vae_sigma=0.3,
