@@ -21,7 +21,6 @@ a process of its own, one after the other within this one invocation.
 
 import json
 import os
-import subprocess
 import sys
 
 from absl import app
@@ -70,17 +69,6 @@ def work(spec):
                 steps_per_execution=steps_per_execution, package=os.path.dirname(family.__file__))
 
 
-def run_worker(backend, tree=None, **spec):
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    if tree:  # That version's package first on the path.
-        env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
-    result = subprocess.run([sys.executable, __file__, f"--worker={json.dumps(spec)}"],
-                            capture_output=True, text=True, env=env)
-    if result.returncode:
-        return dict(error=result.stderr.strip().splitlines()[-1][:200])
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def variants(backend):
     """(label, spec) of what to measure on `backend`."""
     yield "single model", dict(kind="single", jit_compile="fastest")
@@ -97,11 +85,11 @@ def measure():
     for backend in FLAGS.backends:
         for batch in (int(b) for b in FLAGS.batch_sizes):
             for label, spec in variants(backend):
-                images = FLAGS.images
-                result = run_worker(backend, data=FLAGS.data, images=images,
-                                    repeats=FLAGS.repeats, members=FLAGS.members, batch=batch,
-                                    **spec)
-                result["images"] = images
+                tree = spec.pop("tree", None)
+                result = timing.in_process(__file__, backend, dict(
+                    spec, data=FLAGS.data, images=FLAGS.images, repeats=FLAGS.repeats,
+                    members=FLAGS.members, batch=batch), pythonpath=tree)
+                result["images"] = FLAGS.images
                 rows.append(dict(backend=backend, batch=batch, variant=label, **result))
                 print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -138,13 +126,8 @@ def main(argv):
     table = markdown(rows, FLAGS.members)
     print(table)
     if FLAGS.out:
-        with open(FLAGS.out, "w") as f:
-            command = " ".join(sys.argv[1:])
-            f.write(f"# A family of σ-VAEs against one model at a time\n\nMade by `python "
-                    f"benchmarks/family_speed.py {command}` on this 2-core CPU.\n\n"
-                    + table)
-        with open(os.path.splitext(FLAGS.out)[0] + ".json", "w") as f:
-            json.dump(dict(members=FLAGS.members, rows=rows), f, indent=2)
+        timing.write_report(FLAGS.out, "A family of σ-VAEs against one model at a time",
+                            __file__, table, dict(members=FLAGS.members, rows=rows))
 
 
 if __name__ == "__main__":

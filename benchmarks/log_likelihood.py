@@ -13,7 +13,6 @@ product). Each backend runs in a process of its own, one after the other.
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -59,15 +58,6 @@ def work(spec):
                 share=gflops / peak, warm_up_seconds=warm_up)
 
 
-def run_worker(backend, **spec):
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, __file__, f"--worker={json.dumps(spec)}"],
-                            capture_output=True, text=True, env=env)
-    if result.returncode:
-        return dict(error=result.stderr.strip().splitlines()[-1][:200])
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def markdown(rows, k):
     lines = ["| backend | images/s | s per 1,000 images | GMAC per image | GFLOP/s | matmul peak "
              "(GFLOP/s) | share of peak |", "|---|---|---|---|---|---|---|"]
@@ -90,19 +80,16 @@ def main(argv):
         return
     rows = []
     for backend in FLAGS.backends:
-        result = run_worker(backend, data=FLAGS.data, k=FLAGS.k, images=FLAGS.images,
-                            draws_per_call=FLAGS.draws_per_call, repeats=FLAGS.repeats)
+        result = timing.in_process(__file__, backend, dict(
+            data=FLAGS.data, k=FLAGS.k, images=FLAGS.images, draws_per_call=FLAGS.draws_per_call,
+            repeats=FLAGS.repeats))
         rows.append(dict(backend=backend, **result))
         print(json.dumps(rows[-1]), flush=True)
     table = markdown(rows, FLAGS.k)
     print(table)
     if FLAGS.out:
-        with open(FLAGS.out, "w") as f:
-            f.write("# log p(x): speed of the importance-weighted estimate\n\nMade by `python "
-                    f"benchmarks/log_likelihood.py {' '.join(sys.argv[1:])}` on this 2-core "
-                    "CPU.\n\n" + table)
-        with open(os.path.splitext(FLAGS.out)[0] + ".json", "w") as f:
-            json.dump(dict(k=FLAGS.k, rows=rows), f, indent=2)
+        timing.write_report(FLAGS.out, "log p(x): speed of the importance-weighted estimate",
+                            __file__, table, dict(k=FLAGS.k, rows=rows))
 
 
 if __name__ == "__main__":

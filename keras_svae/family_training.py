@@ -246,9 +246,7 @@ def _finish(model, test, configs, member_paths, epochs_done, start):
     metrics = []
     for k, (config, paths) in enumerate(zip(configs, member_paths)):
         row = member_logs(model, k, logs)
-        metrics.append(row)
-        # The final weights, whatever stopped the run.
-        training.save_atomically(model.member(k), paths.last)
+        metrics.append(row)  # last.keras holds the final weights already (model_callbacks).
         report = {"test": row, "config": dataclasses.asdict(config),
                   "wall_seconds": wall / len(configs), "family_wall_seconds": wall,
                   "family_members": len(configs), "epochs_done": epochs_done}
