@@ -14,7 +14,8 @@
 * `latent_activity` and `active_units`: Cov_x(E_q[z_j]) per latent unit, and
   how many exceed 0.01 (Burda et al. 2016's active units).
 * `kl_per_dimension`: the mean over x of each unit's KL[q(z_j | x) || N(0, 1)];
-  the units' values sum to the model's KL.
+  the units' values sum to the model's KL. `latent_statistics` gives both
+  from one pass of the encoder.
 * `interpolate` and `traverse`: decoded paths through latent space, from the
   posterior means of given examples.
 
@@ -99,13 +100,19 @@ def _posterior(model, x, batch_size=500):
                  for j in (0, 1))
 
 
-def latent_activity(model, x, batch_size=500):
-    """Cov_x(E_q[z_j]) per latent unit j: the variance over x of the posterior means."""
-    mean, _ = _posterior(model, x, batch_size)
+def latent_statistics(model, x, batch_size=500):
+    """(Cov_x(E_q[z_j]), the mean KL[q(z_j | x) || N(0, 1)]) per latent unit j, from one pass
+    of the encoder over x: what `latent_activity` and `kl_per_dimension` return."""
+    mean, log_var = _posterior(model, x, batch_size)
     if len(mean) < 2:
         raise ValueError(f"Latent activity is a variance over examples: give at least 2, got "
                          f"{len(mean)}.")
-    return mean.var(axis=0, ddof=1)
+    return mean.var(axis=0, ddof=1), _mean_unit_kl(mean, log_var)
+
+
+def latent_activity(model, x, batch_size=500):
+    """Cov_x(E_q[z_j]) per latent unit j: the variance over x of the posterior means."""
+    return latent_statistics(model, x, batch_size)[0]
 
 
 def active_units(model, x, threshold=ACTIVE_THRESHOLD, batch_size=500):
@@ -118,7 +125,10 @@ def kl_per_dimension(model, x, batch_size=500):
 
     1/2 (mu_j^2 + s_j^2 - log s_j^2 - 1), whose sum over j is the KL of eq. 7.
     """
-    mean, log_var = _posterior(model, x, batch_size)
+    return _mean_unit_kl(*_posterior(model, x, batch_size))
+
+
+def _mean_unit_kl(mean, log_var):
     return (0.5 * (mean**2 + np.exp(log_var) - log_var - 1.0)).mean(axis=0)
 
 

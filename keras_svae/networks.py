@@ -4,13 +4,18 @@ Section 5 of the paper: "the encoder was a ConvNet with expanding channels =
 (32, 64, 128), without pooling, fc = (200), and the linear readout with
 dz = 100. The decoder had one hidden layer with 2000 neurons and the logistic
 readout", every activation SiLU. The paper does not say whether the 3x3
-convolutions downsample; `strides` makes that a parameter. Two named
+convolutions downsample; `strides` makes that a parameter. Three named
 architectures (`SigmaVAE.from_architecture`):
 
 * "strided" (the default): stride 2, 'same' padding (28 -> 14 -> 7 -> 4).
 * "no_downsampling": stride 1, the literal reading; the VAE has about 22 M
   parameters on MNIST (2.3 M strided), 91% of them in the encoder's
   Dense(200) after the last convolution (tests/test_networks.py counts them).
+* "mlp": the same encoder without its convolutions (Flatten, Dense(200) SiLU,
+  the linear readout), so that encoder and decoder are both MLPs.
+
+`ENCODERS` names the encoder's trunk ("convnet" or "mlp") by its convolution
+channels; `training.TrainConfig.encoder` chooses one.
 
 Each convolution runs either as the backend's convolution ("direct") or as
 "patches": the nine shifted views of the padded input side by side, times
@@ -31,9 +36,12 @@ import keras
 from keras import layers
 from keras import ops
 
+# The encoder's trunk by name: its convolutions' channels (none: an MLP).
+ENCODERS = {"convnet": (32, 64, 128), "mlp": ()}
 ARCHITECTURES = {
     "strided": {"strides": 2},
     "no_downsampling": {"strides": 1},
+    "mlp": {"conv_channels": ENCODERS["mlp"]},
 }
 CONVOLUTIONS = ("auto", "direct", "patches")
 

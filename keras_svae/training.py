@@ -96,6 +96,9 @@ class TrainConfig:
     alpha: float = _setting(0.9, "alpha-VAE: imaginary Laplace noise scale (eq. 10).")
     beta: float = _setting(1.0, "Weight of the KL term (Theorem 1's (sigma, beta)-VAE).")
     strides: int = _setting(2, "Encoder convolution stride: 2 downsamples, 1 does not.")
+    encoder: str = _setting(
+        "convnet", "The encoder's trunk (DEEN: its energy network's): the paper's ConvNet, or mlp, "
+        "the same without its convolutions (Flatten, Dense(200)).", tuple(networks.ENCODERS))
     latent_dim: int = _setting(100, "Dimension of z (VAEs only).")
     epochs: int = _setting(100, "Training epochs.")
     batch_size: int = _setting(16, "Global batch size, split across replicas.")
@@ -205,11 +208,11 @@ def build_model(config, data_shape=(28, 28, 1)):
     """The uncompiled model that `config` describes, for examples of `data_shape`."""
     data_shape = tuple(data_shape)
     if config.model == "deen":
-        energy = networks.EnergyNetwork(strides=config.strides)
+        energy = networks.EnergyNetwork(networks.ENCODERS[config.encoder], config.strides)
         return deen.DEEN(scale_of(config), energy=energy, data_shape=data_shape, seed=config.seed)
     return vae.SigmaVAE(noise=noise_of(config.model), scale=scale_of(config), beta=config.beta,
-                        strides=config.strides, latent_dim=config.latent_dim, seed=config.seed,
-                        data_shape=data_shape)
+                        conv_channels=networks.ENCODERS[config.encoder], strides=config.strides,
+                        latent_dim=config.latent_dim, seed=config.seed, data_shape=data_shape)
 
 
 def compile_settings(config, replicas=1):

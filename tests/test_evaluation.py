@@ -151,6 +151,11 @@ def test_the_kl_spectrum_sums_to_the_models_kl(rng):
     assert spectrum.sum() == pytest.approx(total, rel=1e-5)
     # Unit 2: mean 0.3, log var 0.5 for every x, so its KL is the same closed form for all.
     assert spectrum[2] == pytest.approx(0.5 * (0.09 + math.exp(0.5) - 0.5 - 1.0), rel=1e-5)
+    # latent_statistics: the activity and the spectrum from one pass of the encoder.
+    activity, same = evaluation.latent_statistics(model, x)
+    assert same.sum() == pytest.approx(total, rel=1e-5)
+    assert same[2] == pytest.approx(spectrum[2], rel=1e-6)
+    assert activity[2] == pytest.approx(0.0, abs=1e-10) and activity[0] > 0.01
 
 
 def test_interpolation_ends_decode_the_posterior_means(rng):

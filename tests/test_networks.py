@@ -214,7 +214,8 @@ def test_defaults_are_the_papers():
     assert {k: encoder[k] for k in paper_trunk} == paper_trunk and encoder["latent_dim"] == 100
     assert Decoder(MNIST).get_config()["units"] == 2000
     assert MLPEnergy().get_config()["units"] == [128, 128]
-    assert ARCHITECTURES == {"strided": {"strides": 2}, "no_downsampling": {"strides": 1}}
+    assert ARCHITECTURES == {"strided": {"strides": 2}, "no_downsampling": {"strides": 1},
+                             "mlp": {"conv_channels": ()}}
     assert ConvFeatures(**ARCHITECTURES["strided"]).strides == (2, 2, 2)
     assert ConvFeatures(**ARCHITECTURES["no_downsampling"]).strides == (1, 1, 1)
 
@@ -373,6 +374,24 @@ def test_parameter_counts_on_mnist(preset):
         # networks.py: "about 22 M parameters on MNIST, almost all of them in the Dense(200)".
         assert total == 21_974_256
         assert fc == 20_070_600 and fc / total > 0.9 and fc / encoder.count_params() > 0.99
+
+
+def test_the_mlp_encoder_is_the_paper_network_without_its_convolutions():
+    """networks.ENCODERS["mlp"] (TrainConfig(encoder="mlp")): Flatten, Dense(200), the readout;
+    DEEN's energy network takes the same trunk."""
+    from keras_svae import training
+
+    vae = training.build_model(training.TrainConfig(model="sigma_vae", encoder="mlp"))
+    assert vae.encoder.features.convs == []
+    assert not any(isinstance(layer, keras.layers.Conv2D) for layer in vae._flatten_layers())
+    assert vae.encoder.count_params() == dense_params(784, 200) + 2 * dense_params(200, 100)
+    assert vae.count_params() == (dense_params(784, 200) + 2 * dense_params(200, 100)
+                                  + decoder_params(100, MNIST, 2000)) == 1_967_984
+    deen = training.build_model(training.TrainConfig(model="deen", encoder="mlp"))
+    assert deen.energy_network.count_params() == dense_params(784, 200) + 200
+    # The default is the paper's ConvNet, and "mlp" is also a named architecture.
+    paper = training.build_model(training.TrainConfig(model="sigma_vae"))
+    assert paper.encoder.features.conv_channels == (32, 64, 128) == networks.ENCODERS["convnet"]
 
 
 def test_mlp_energy_parameter_counts():

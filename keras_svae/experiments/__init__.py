@@ -19,6 +19,7 @@ The package has three layers, each importing only the ones below it:
     curves;
   - `figures`: Figures 2-6 and Appendix C;
   - `smoothing`: randomized-smoothing prediction and certification (Section 6);
+  - `universality`: nu per network (Remark 3's universality question);
   - `cli`: the flags the example binaries share.
 
 `runs`' names are also here (`experiments.train`, `experiments.TrainedModels`, ...),
@@ -34,6 +35,7 @@ from keras_svae.experiments import robustness
 from keras_svae.experiments import runs
 from keras_svae.experiments import scaling_laws
 from keras_svae.experiments import smoothing
+from keras_svae.experiments import universality
 from keras_svae.experiments.runs import SCALES
 from keras_svae.experiments.runs import SCHEDULES
 from keras_svae.experiments.runs import TrainedModels

@@ -21,8 +21,7 @@ def evaluate(model, images, k=1000, seed=0):
     images = np.asarray(images, np.float32)
     log_px = model.log_likelihood(images, k=k, seed=seed)
     elbo = model.log_likelihood(images, k=1, seed=seed)  # k = 1: the ELBO's one-sample estimate.
-    spectrum = model.kl_per_dimension(images)
-    activity = evaluation.latent_activity(model, images)
+    activity, spectrum = evaluation.latent_statistics(model, images)
     return dict(
         noise=model.noise, scale=model.scale, images=len(images), k=int(k),
         log_px=float(log_px.mean()), elbo=float(elbo.mean()),

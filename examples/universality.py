@@ -1,0 +1,54 @@
+r"""Remark 3's universality question: nu of D_KL ~ sigma^-nu per network.
+
+    python examples/universality.py --schedule=cpu --data=../shared/data/mnist.npz \
+        --root=runs --report_dir=docs/universality
+
+For each of --variants (`keras_svae.experiments.universality.VARIANTS`: the paper's
+ConvNet with two seeds, an MLP encoder, the stride-1 network, latent size 16), trains the
+sigma-VAEs at --sigmas as one `SigmaVAEFamily` (a rerun finds them trained): the paper's
+network into <root>/<schedule>/, the models the other experiments share, and every other
+variant into <root>/universality/<variant>/<schedule>/. Then measures each model's active
+units on the test images, fits nu per variant with its split into nu_AU + nu_per_unit, and
+writes <report_dir>/universality.{json,md,png}.
+"""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only; no display.
+import keras  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_svae.experiments import cli  # noqa: E402
+from keras_svae.experiments import universality  # noqa: E402
+
+cli.define_model_flags()
+flags.DEFINE_list("variants", list(universality.VARIANTS), "The networks to compare.")
+flags.DEFINE_list("sigmas", [f"{s:g}" for s in universality.SIGMAS], "The sigmas of each sweep.")
+flags.DEFINE_bool("family", True, "Train each variant's sweep as one SigmaVAEFamily (False: one "
+                  "model after another; the same models).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    sigmas = [float(s) for s in FLAGS.sigmas]
+    overrides = cli.training_overrides(FLAGS)
+    rows = {}
+    for variant in FLAGS.variants:
+        models = universality.trained_models(FLAGS.root, variant, FLAGS.schedule, **overrides)
+        images = models.images("test")[0]
+        if models.overrides.get("test_size"):
+            images = images[: models.overrides["test_size"]]
+        trained = universality.sweep(models, sigmas, FLAGS.family)
+        rows[variant] = [universality.measure(keras.saving.load_model(run.model_path), run, images)
+                         for run in trained]
+    summary = universality.summarize(rows)
+    stem = os.path.join(cli.report_dir(FLAGS), "universality")
+    print(universality.write_report(summary, stem))
+
+
+if __name__ == "__main__":
+    app.run(main)

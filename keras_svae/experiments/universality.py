@@ -1,0 +1,198 @@
+"""Remark 3's open question: is the KL power law's exponent a property of the data, or of the
+network?
+
+Remark 3 of the paper asks whether the power laws D_KL ~ sigma^-nu form a "universality
+class". Here a *variant* is a set of `TrainConfig` overrides of the sigma-VAE (`VARIANTS`:
+another encoder, stride, latent size or seed). For each variant, `sweep` trains its sigma-VAEs
+at `SIGMAS` (as one `SigmaVAEFamily` by default), `measure` reads one model's D_KL, MSE and
+ELBO on the test set and its active units (`evaluation.latent_statistics`), and `summarize`
+fits nu per variant with `power_law.fit_power_law` and splits it exactly in two:
+
+    log D_KL = log AU + log(D_KL / AU),  so  nu = nu_AU + nu_per_unit,
+
+because a least-squares slope is linear in the response. nu_AU is the part of the power law
+that comes from units switching off as sigma grows; nu_per_unit is the part from less KL in
+each active unit. The two seeds of the paper's network give the yardstick: `compare` says,
+for each variant, whether its nu differs from the paper network's by more than the
+seed-to-seed difference, and by how many standard errors.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from keras_svae import evaluation
+from keras_svae.experiments import power_law
+from keras_svae.experiments import runs
+
+# The overrides of the cpu schedule's sigma-VAE that make each variant. "convnet" is the
+# paper's network with every default: the models the other experiments share.
+VARIANTS = {
+    "convnet": {},
+    "convnet_seed1": {"seed": 1},
+    "mlp": {"encoder": "mlp"},
+    "no_downsampling": {"strides": 1},
+    "latent16": {"latent_dim": 16},
+}
+SIGMAS = (0.1, 0.2, 0.3, 0.5, 0.9)
+REFERENCE, SECOND_SEED = "convnet", "convnet_seed1"
+# |delta nu| / its standard error above this: the variants differ (about 95% two-sided).
+Z_DIFFERENT = 2.0
+
+
+def root_of(root, variant):
+    """Where a variant's runs live: the experiments' own root for "convnet" (so that its
+    models are the ones the other experiments use), <root>/universality/<variant> else."""
+    _check_variant(variant)
+    return root if variant == REFERENCE else os.path.join(root, "universality", variant)
+
+
+def trained_models(root, variant, schedule="cpu", **overrides):
+    """The variant's `runs.TrainedModels`: `overrides` (data, sizes) with the variant's own
+    settings on top (a variant's latent size wins over a --latent_dim)."""
+    return runs.TrainedModels(root_of(root, variant), schedule,
+                              **{**overrides, **VARIANTS[variant]})
+
+
+def sweep(models, sigmas=SIGMAS, family=True):
+    """Trains (or finds trained) the sigma-VAEs of one variant; a `runs.TrainedRun` each."""
+    members = [("sigma_vae", float(s)) for s in sigmas]
+    if family:
+        return models.train_family(members)
+    return [models.train(*member) for member in members]
+
+
+def measure(model, run, images):
+    """One model's row: its test metrics (`run.metrics`), and its active units and KL
+    spectrum on `images` (one pass of the encoder)."""
+    activity, spectrum = evaluation.latent_statistics(model, images)
+    active = int(np.sum(activity > evaluation.ACTIVE_THRESHOLD))
+    return dict(scale=float(model.scale), kl=float(run.metrics["kl"]),
+                mse=float(run.metrics["mse"]), elbo=float(run.metrics["elbo"]),
+                active_units=active, latent_dim=int(model.latent_dim),
+                kl_of_images=float(spectrum.sum()),
+                kl_in_active_units=float(spectrum[activity > evaluation.ACTIVE_THRESHOLD].sum()),
+                images=len(images))
+
+
+def _fit(scales, values):
+    fit = power_law.fit_power_law(scales, values)
+    return dict(nu=fit.nu, nu_stderr=fit.nu_stderr, r_squared=fit.r_squared)
+
+
+def summarize(rows, settings=None):
+    """Per variant: nu (D_KL ~ sigma^-nu) with its standard error, and its split into
+    nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]}."""
+    summary = {}
+    for variant, variant_rows in rows.items():
+        scales = [r["scale"] for r in variant_rows]
+        kl = np.array([r["kl_of_images"] for r in variant_rows])
+        active = np.array([r["active_units"] for r in variant_rows], float)
+        # A model with no active unit has no KL per unit (a collapsed posterior): no split.
+        split = bool(np.all(active >= 1))
+        summary[variant] = dict(
+            settings=(settings or VARIANTS).get(variant, {}), rows=variant_rows,
+            fit=_fit(scales, kl), fit_active_units=_fit(scales, active) if split else None,
+            fit_per_unit=_fit(scales, kl / active) if split else None)
+    return dict(variants=summary, comparison=compare(summary))
+
+
+def compare(summary):
+    """Each variant's nu against the paper network's: the difference, its z-score
+    (difference / combined standard error), and whether it exceeds the seed spread."""
+    if REFERENCE not in summary:
+        return {}
+    ref = summary[REFERENCE]["fit"]
+    spread = (abs(summary[SECOND_SEED]["fit"]["nu"] - ref["nu"])
+              if SECOND_SEED in summary else None)
+    out = {}
+    for variant, entry in summary.items():
+        if variant == REFERENCE:
+            continue
+        fit = entry["fit"]
+        delta = fit["nu"] - ref["nu"]
+        error = float(np.hypot(fit["nu_stderr"], ref["nu_stderr"]))
+        z = abs(delta) / error if error > 0 else float("inf")
+        out[variant] = dict(delta_nu=delta, z=z, agrees=bool(z <= Z_DIFFERENT),
+                            beyond_seed_spread=None if spread is None else bool(abs(delta) > spread))
+    return dict(seed_spread=spread, variants=out)
+
+
+def markdown(summary):
+    """The tables: nu per variant with its split, then each variant's rows."""
+    comparison = summary["comparison"].get("variants", {})
+    spread = summary["comparison"].get("seed_spread")
+    lines = ["| variant | settings | ν ± s.e. | r² | ν_AU | ν_per unit | Δν vs convnet (z) | "
+             "agrees (z ≤ 2) | beyond seed spread |", "|---|---|---|---|---|---|---|---|---|"]
+    for variant, entry in summary["variants"].items():
+        fit, c = entry["fit"], comparison.get(variant)
+        settings = ", ".join(f"{k}={v}" for k, v in entry["settings"].items()) or "the paper's"
+        versus = ([f"{c['delta_nu']:+.3f} ({c['z']:.1f})", _yes(c["agrees"]),
+                   _yes(c["beyond_seed_spread"])] if c else ["–"] * 3)
+        split = [f"{entry[key]['nu']:.3f}" if entry[key] else "–"
+                 for key in ("fit_active_units", "fit_per_unit")]
+        lines.append(f"| {variant} | {settings} | {fit['nu']:.3f} ± {fit['nu_stderr']:.3f} "
+                     f"| {fit['r_squared']:.4f} | " + " | ".join(split + versus) + " |")
+    if spread is not None:
+        lines += ["", f"Seed spread (|ν(convnet) − ν(convnet_seed1)|): {spread:.3f}."]
+    lines += ["", "| variant | σ | ⟨D_KL⟩ | ⟨MSE⟩ | ⟨L⟩ | AU | D_KL / AU |",
+              "|---|---|---|---|---|---|---|"]
+    for variant, entry in summary["variants"].items():
+        for r in entry["rows"]:
+            per_unit = (f"{r['kl_of_images'] / r['active_units']:.3g}" if r["active_units"]
+                        else "–")
+            lines.append(f"| {variant} | {r['scale']:g} | {r['kl']:.3g} | {r['mse']:.3g} "
+                         f"| {r['elbo']:.4g} | {r['active_units']} / {r['latent_dim']} "
+                         f"| {per_unit} |")
+    first = next(iter(summary["variants"].values()))["rows"][0]
+    lines += ["", f"⟨D_KL⟩, ⟨MSE⟩, ⟨L⟩: the test metrics of each run. AU (Cov_x(E_q[z_j]) > "
+              f"{evaluation.ACTIVE_THRESHOLD}) and the KL that ν is fitted to: on "
+              f"{first['images']} test images. ν_AU and ν_per unit are the power-law exponents "
+              "of AU and of D_KL / AU; they add up to ν exactly (–: a model without active units)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary, path):
+    """Two log-log panels against sigma: D_KL with each variant's fit, and AU."""
+    import matplotlib.pyplot as plt  # Imported here: only the report draws.
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    for variant, entry in summary["variants"].items():
+        scales = np.array([r["scale"] for r in entry["rows"]])
+        kl = [r["kl_of_images"] for r in entry["rows"]]
+        fit = entry["fit"]
+        line, = left.loglog(scales, kl, "o", label=f"{variant}: ν = {fit['nu']:.3f} ± "
+                            f"{fit['nu_stderr']:.3f}")
+        grid = np.geomspace(scales.min(), scales.max(), 50)
+        slope = np.polyfit(np.log(scales), np.log(kl), 1)
+        left.loglog(grid, np.exp(np.polyval(slope, np.log(grid))), "-", color=line.get_color())
+        right.loglog(scales, [r["active_units"] for r in entry["rows"]], "o-",
+                     color=line.get_color(), label=variant)
+    left.set(xlabel="σ", ylabel="⟨D_KL⟩ (nats)", title="D_KL ~ σ^-ν per network")
+    right.set(xlabel="σ", ylabel="active units", title="AU(σ)")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(summary, stem):
+    """<stem>.json, <stem>.md and <stem>.png; returns the markdown."""
+    with open(stem + ".json", "w") as f:
+        json.dump(summary, f, indent=2)
+    text = markdown(summary)
+    with open(stem + ".md", "w") as f:
+        f.write(text)
+    plot(summary, stem + ".png")
+    return text
+
+
+def _yes(flag):
+    return "–" if flag is None else ("yes" if flag else "no")
+
+
+def _check_variant(variant):
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}.")

@@ -1,0 +1,133 @@
+"""The universality sweep: nu per network, its split nu = nu_AU + nu_per_unit, the comparison."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+
+import keras_svae  # noqa: F401  (registers the classes that load_model needs)
+from keras_svae.experiments import universality
+
+SIGMAS = np.array([0.1, 0.2, 0.3, 0.5, 0.9])
+
+
+def rows_for(nu_active, nu_per_unit, seed, latent_dim=100):
+    """Rows whose AU and KL per active unit follow power laws, with seeded scatter."""
+    rng = np.random.default_rng(seed)
+    active = np.round(60 * SIGMAS**-nu_active * np.exp(rng.normal(0, 0.05, len(SIGMAS))))
+    per_unit = 0.5 * SIGMAS**-nu_per_unit * np.exp(rng.normal(0, 0.05, len(SIGMAS)))
+    return [dict(scale=float(s), kl=float(a * u), mse=1.0, elbo=-float(a * u) - 1.0,
+                 active_units=int(a), latent_dim=latent_dim, kl_of_images=float(a * u),
+                 kl_in_active_units=float(a * u), images=100)
+            for s, a, u in zip(SIGMAS, active, per_unit)]
+
+
+def test_nu_is_the_log_log_slope_and_splits_exactly_into_active_units_and_kl_per_unit():
+    rows = rows_for(0.3, 0.9, seed=0)
+    summary = universality.summarize({"convnet": rows})["variants"]["convnet"]
+    kl = [r["kl_of_images"] for r in rows]
+    active = [r["active_units"] for r in rows]
+    reference = stats.linregress(np.log(SIGMAS), np.log(kl))
+    assert summary["fit"]["nu"] == pytest.approx(-reference.slope, rel=1e-12)
+    assert summary["fit"]["nu_stderr"] == pytest.approx(reference.stderr, rel=1e-12)
+    assert summary["fit_active_units"]["nu"] == pytest.approx(
+        -stats.linregress(np.log(SIGMAS), np.log(active)).slope, rel=1e-12)
+    # The split is exact, and each part near the law the rows were made from.
+    assert (summary["fit_active_units"]["nu"] + summary["fit_per_unit"]["nu"]
+            == pytest.approx(summary["fit"]["nu"], abs=1e-12))
+    assert summary["fit_active_units"]["nu"] == pytest.approx(0.3, abs=0.1)
+    assert summary["fit_per_unit"]["nu"] == pytest.approx(0.9, abs=0.1)
+    assert summary["settings"] == {}
+
+
+def fit(nu, stderr):
+    return dict(fit=dict(nu=nu, nu_stderr=stderr, r_squared=0.99))
+
+
+def test_each_variant_is_compared_with_the_paper_network_and_the_seed_spread():
+    comparison = universality.compare({
+        "convnet": fit(1.20, 0.03), "convnet_seed1": fit(1.24, 0.04),
+        "mlp": fit(1.50, 0.04), "latent16": fit(1.17, 0.05)})
+    assert comparison["seed_spread"] == pytest.approx(0.04)
+    seed1, mlp, small = (comparison["variants"][v] for v in ("convnet_seed1", "mlp", "latent16"))
+    assert seed1["z"] == pytest.approx(0.04 / 0.05) and seed1["agrees"]
+    assert not seed1["beyond_seed_spread"]  # The yardstick is not beyond itself.
+    assert mlp["delta_nu"] == pytest.approx(0.30) and mlp["z"] == pytest.approx(6.0)
+    assert not mlp["agrees"] and mlp["beyond_seed_spread"]
+    assert small["delta_nu"] == pytest.approx(-0.03) and small["agrees"]
+    assert not small["beyond_seed_spread"]
+    assert "convnet" not in comparison["variants"]
+    # Without a second seed there is no spread; without the paper's network, no comparison.
+    assert universality.compare({"convnet": fit(1.2, 0.03), "mlp": fit(1.5, 0.04)})[
+        "variants"]["mlp"]["beyond_seed_spread"] is None
+    assert universality.compare({"mlp": fit(1.5, 0.04)}) == {}
+
+
+def test_the_report_writes_the_table_json_and_plot(tmp_path):
+    summary = universality.summarize({"convnet": rows_for(0.3, 0.9, 0),
+                                      "convnet_seed1": rows_for(0.3, 0.9, 1),
+                                      "mlp": rows_for(0.1, 1.4, 2)})
+    text = universality.write_report(summary, str(tmp_path / "u"))
+    assert json.loads((tmp_path / "u.json").read_text())["variants"]["mlp"]["settings"] == {
+        "encoder": "mlp"}
+    assert (tmp_path / "u.png").stat().st_size > 0
+    nu = summary["variants"]["mlp"]["fit"]["nu"]
+    assert f"{nu:.3f}" in text and "encoder=mlp" in text and "Seed spread" in text
+
+
+def test_a_collapsed_model_leaves_nu_but_no_split():
+    rows = rows_for(0.3, 0.9, 0)
+    rows[4]["active_units"] = 0  # sigma = 0.9: no active unit, so no KL per active unit.
+    summary = universality.summarize({"convnet": rows})
+    entry = summary["variants"]["convnet"]
+    assert entry["fit"]["nu"] > 0
+    assert entry["fit_active_units"] is None and entry["fit_per_unit"] is None
+    assert "| convnet | 0.9 |" in universality.markdown(summary)
+
+
+def test_unknown_variants_are_refused():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        universality.root_of("runs", "resnet")
+
+
+def test_variants_live_apart_and_their_settings_win(tmp_path):
+    assert universality.root_of("runs", "convnet") == "runs"
+    assert universality.root_of("runs", "mlp") == os.path.join("runs", "universality", "mlp")
+    models = universality.trained_models(str(tmp_path), "latent16", "cpu", latent_dim=100,
+                                         train_size=64)
+    config = models.config("sigma_vae", 0.5)
+    assert (config.latent_dim, config.train_size, config.epochs) == (16, 64, 5)
+    assert universality.trained_models("r", "convnet_seed1").config("sigma_vae", 0.5).seed == 1
+    assert universality.trained_models("r", "no_downsampling").config("sigma_vae", 0.5).strides == 1
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="Glue over backend-independent units (tested above and in "
+                           "test_evaluation on every backend); it trains 6 tiny models.")
+def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist_path):
+    from test_examples import run_example
+
+    flags = ["--variants=convnet,mlp", "--sigmas=0.3,0.6,0.9", "--epochs=1", "--train_size=256",
+             "--test_size=300", "--batch_size=64", "--latent_dim=8", f"--data={mnist_path}",
+             f"--root={tmp_path}", f"--report_dir={tmp_path / 'report'}"]
+    result = run_example("universality.py", *flags)
+    summary = json.loads((tmp_path / "report" / "universality.json").read_text())
+    assert set(summary["variants"]) == {"convnet", "mlp"}
+    assert "| mlp | encoder=mlp |" in result.stdout
+    mlp = keras.saving.load_model(tmp_path / "universality" / "mlp" / "cpu" / "sigma_vae_0.6"
+                                  / "last.keras")
+    assert mlp.encoder.features.convs == [] and mlp.latent_dim == 8
+    assert (tmp_path / "cpu" / "sigma_vae_0.6" / "metrics.json").exists()
+    for entry in summary["variants"].values():
+        assert [r["scale"] for r in entry["rows"]] == [0.3, 0.6, 0.9]
+        for row in entry["rows"]:
+            assert 0 <= row["active_units"] <= 8 and row["images"] == 300
+            # The KL the fit reads is the run's own test KL (the same 300 images).
+            assert row["kl_of_images"] == pytest.approx(row["kl"], rel=1e-3)
+    # A rerun finds every model trained.
+    stamp = os.path.getmtime(tmp_path / "cpu" / "sigma_vae_0.6" / "last.keras")
+    run_example("universality.py", *flags)
+    assert os.path.getmtime(tmp_path / "cpu" / "sigma_vae_0.6" / "last.keras") == stamp
