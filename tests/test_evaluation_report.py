@@ -23,6 +23,18 @@ def test_a_models_report_holds_consistent_numbers_and_panels(tmp_path, rng):
     table = evaluation_report.write_report({"σ=0.5": result}, str(tmp_path / "evaluation"))
     assert "| σ=0.5 |" in table and "k = 8" in table
     assert json.loads((tmp_path / "evaluation.json").read_text())["σ=0.5"] == result
+    assert (tmp_path / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     paths = evaluation_report.write_panels(model, images, str(tmp_path / "m"), "σ=0.5", units=2,
                                            steps=4)
     assert all(open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_the_plot_draws_every_noise_model_and_a_model_without_scale(tmp_path, rng):
+    images = rng.uniform(size=(12,) + SMALL["data_shape"]).astype("float32")
+    results = {name: evaluation_report.evaluate(SigmaVAE(noise=noise, scale=scale, seed=0, **SMALL),
+                                                images, k=2, seed=1)
+               for name, noise, scale in [("σ=0.5", "gaussian", 0.5), ("α=0.5", "laplace", 0.5),
+                                          ("vanilla", "bernoulli", None)]}
+    assert results["vanilla"]["scale"] is None
+    evaluation_report.plot(results, str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").stat().st_size > 10_000

@@ -2,7 +2,8 @@
 units, the KL spectrum, and latent interpolations and traversals (`keras_svae.evaluation`).
 
 `evaluate` measures one model on test images; `write_report` writes the results of several
-models as JSON and a markdown table; `write_panels` draws a model's interpolation between two
+models as JSON, a markdown table and a plot (`plot`: AU against sigma and alpha, and each
+model's KL spectrum); `write_panels` draws a model's interpolation between two
 test images and the traversals of its most active units as PNGs (any number of channels).
 """
 
@@ -50,13 +51,45 @@ def markdown_table(results):
     return "\n".join(lines) + "\n"
 
 
+_SYMBOLS = {"gaussian": "σ", "laplace": "α"}
+
+
+def plot(results, path):
+    """Left: active units against the scale, a line per noise model (the vanilla VAE, which
+    has no scale, a horizontal line). Right: each model's KL per unit, largest first."""
+    import matplotlib.pyplot as plt  # Imported here: only the report draws.
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    for noise, symbol in _SYMBOLS.items():
+        points = sorted((r["scale"], r["active_units"]) for r in results.values()
+                        if r["noise"] == noise)
+        if points:
+            left.plot(*zip(*points), "o-", label=f"{symbol}-VAE (against {symbol})")
+    for name, r in results.items():
+        if r["scale"] is None:
+            left.axhline(r["active_units"], ls="--", color="grey", label=name)
+        spectrum = np.maximum(np.asarray(r["kl_per_dimension"]), 1e-6)  # Log axis: no zeros.
+        right.semilogy(np.arange(1, len(spectrum) + 1), spectrum, label=name)
+    left.set(xlabel="scale (σ or α)", ylabel="active units (Cov_x E_q[z_j] > 0.01)",
+             title="Active units")
+    right.set(xlabel="latent unit (by KL, largest first)", ylabel="⟨KL[q(z_j|x) ‖ N(0, 1)]⟩ (nats)",
+              title="KL spectrum")
+    left.legend(fontsize=7)
+    right.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_report(results, stem):
-    """<stem>.json and <stem>.md from {model name: `evaluate`'s result}; returns the table."""
+    """<stem>.json, <stem>.md and <stem>.png from {model name: `evaluate`'s result}; returns
+    the table."""
     with open(stem + ".json", "w") as f:
         json.dump(results, f, indent=2)
     table = markdown_table(results)
     with open(stem + ".md", "w") as f:
         f.write(table)
+    plot(results, stem + ".png")
     return table
 
 
