@@ -21,6 +21,7 @@ import keras  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_svae import training  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
 from keras_svae.experiments import universality  # noqa: E402
 
@@ -32,16 +33,25 @@ flags.DEFINE_bool("family", True, "Train each variant's sweep as one SigmaVAEFam
 FLAGS = flags.FLAGS
 
 
+def check_variants():
+    """A flag given on the command line that a variant sets otherwise is refused, not lost."""
+    for variant in FLAGS.variants:
+        for name, value in universality.VARIANTS.get(variant, {}).items():
+            if name in FLAGS and FLAGS[name].present and FLAGS[name].value != value:
+                raise app.UsageError(f"--{name}={FLAGS[name].value} conflicts with variant "
+                                     f"{variant}, which sets {name}={value}.")
+
+
 def main(argv):
     del argv
+    check_variants()
     sigmas = [float(s) for s in FLAGS.sigmas]
     overrides = cli.training_overrides(FLAGS)
     rows = {}
     for variant in FLAGS.variants:
         models = universality.trained_models(FLAGS.root, variant, FLAGS.schedule, **overrides)
-        images = models.images("test")[0]
-        if models.overrides.get("test_size"):
-            images = images[: models.overrides["test_size"]]
+        # The test images that each model's test metrics were measured on.
+        images = training.load_images(models.config("sigma_vae", sigmas[0]))[1]
         trained = universality.sweep(models, sigmas, FLAGS.family)
         rows[variant] = [universality.measure(keras.saving.load_model(run.model_path), run, images)
                          for run in trained]

@@ -36,8 +36,10 @@ import keras
 from keras import layers
 from keras import ops
 
-# The encoder's trunk by name: its convolutions' channels (none: an MLP).
-ENCODERS = {"convnet": (32, 64, 128), "mlp": ()}
+# Section 5's convolution channels, and the encoder's trunk by name: its convolutions'
+# channels (none: an MLP).
+CONV_CHANNELS = (32, 64, 128)
+ENCODERS = {"convnet": CONV_CHANNELS, "mlp": ()}
 ARCHITECTURES = {
     "strided": {"strides": 2},
     "no_downsampling": {"strides": 1},
@@ -211,7 +213,7 @@ class ConvFeatures(layers.Layer):
             run (the same function either way; see the module docstring).
     """
 
-    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, convolution="auto",
+    def __init__(self, conv_channels=CONV_CHANNELS, strides=2, units=200, convolution="auto",
                  **kwargs):
         super().__init__(**kwargs)
         self.conv_channels = tuple(int(c) for c in conv_channels)
@@ -267,7 +269,7 @@ class Encoder(layers.Layer):
         conv_channels, strides, units, convolution: see `ConvFeatures`.
     """
 
-    def __init__(self, latent_dim=100, conv_channels=(32, 64, 128), strides=2, units=200,
+    def __init__(self, latent_dim=100, conv_channels=CONV_CHANNELS, strides=2, units=200,
                  convolution="auto", **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
@@ -352,7 +354,7 @@ class EnergyNetwork(layers.Layer):
         conv_channels, strides, units, convolution: see `ConvFeatures`.
     """
 
-    def __init__(self, conv_channels=(32, 64, 128), strides=2, units=200, convolution="auto",
+    def __init__(self, conv_channels=CONV_CHANNELS, strides=2, units=200, convolution="auto",
                  **kwargs):
         super().__init__(**kwargs)
         self.convolution = convolution

@@ -98,7 +98,8 @@ class TrainConfig:
     strides: int = _setting(2, "Encoder convolution stride: 2 downsamples, 1 does not.")
     encoder: str = _setting(
         "convnet", "The encoder's trunk (DEEN: its energy network's): the paper's ConvNet, or mlp, "
-        "the same without its convolutions (Flatten, Dense(200)).", tuple(networks.ENCODERS))
+        "the same without its convolutions (Flatten, Dense(200); for DEEN this is not "
+        "networks.MLPEnergy).", tuple(networks.ENCODERS))
     latent_dim: int = _setting(100, "Dimension of z (VAEs only).")
     epochs: int = _setting(100, "Training epochs.")
     batch_size: int = _setting(16, "Global batch size, split across replicas.")
@@ -125,6 +126,13 @@ class TrainConfig:
         "choice), true or false.", JIT_COMPILE)
     log_every: int = _setting(100, "Optimizer steps between step-level TensorBoard scalars.")
     verbose: int = _setting(1, "Keras progress output (1: a progress bar per epoch).")
+
+    def __post_init__(self):
+        # An enum setting is checked where it is made, before any run folder records it.
+        for field in dataclasses.fields(self):
+            choices, value = field.metadata["choices"], getattr(self, field.name)
+            if choices and value not in choices:
+                raise ValueError(f"{field.name} must be one of {tuple(choices)}, got {value!r}.")
 
 
 def _names(model):

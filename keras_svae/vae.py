@@ -87,7 +87,7 @@ class SigmaVAE(validation.InputChecks, random_state.SavesSeedState, keras.Model)
         beta=1.0,
         data_shape=None,
         latent_dim=None,
-        conv_channels=(32, 64, 128),
+        conv_channels=networks.CONV_CHANNELS,
         strides=2,
         encoder_units=200,
         decoder_units=2000,

@@ -36,5 +36,11 @@ def test_the_plot_draws_every_noise_model_and_a_model_without_scale(tmp_path, rn
                for name, noise, scale in [("σ=0.5", "gaussian", 0.5), ("α=0.5", "laplace", 0.5),
                                           ("vanilla", "bernoulli", None)]}
     assert results["vanilla"]["scale"] is None
-    evaluation_report.plot(results, str(tmp_path / "p.png"))
-    assert (tmp_path / "p.png").stat().st_size > 10_000
+    figure = evaluation_report.plot(results, str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    au_axes, spectrum_axes = figure.axes
+    # One AU point each for sigma and alpha, and the vanilla VAE's horizontal line.
+    assert [list(line.get_ydata()) for line in au_axes.lines[:2]] == [
+        [results["σ=0.5"]["active_units"]], [results["α=0.5"]["active_units"]]]
+    assert len(au_axes.lines) == 3
+    assert [len(line.get_ydata()) for line in spectrum_axes.lines] == [4, 4, 4]

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import keras
 import numpy as np
@@ -129,3 +130,19 @@ def test_bad_family_configs_name_the_problem():
         family_training.train_family([a], ["x"], "f", data_order="random")
     with pytest.raises(ValueError, match="time_limit must be > 0"):
         family_training.TimeLimit(0)
+
+
+def test_a_family_folder_keeps_its_name_when_a_field_is_added_at_its_default(tmp_path):
+    """A family interrupted before `TrainConfig.encoder` existed resumes from its backup: its
+    folder name (the cpu sweep's 5 sigma-VAEs; this name was made by commit c6e839a, before
+    the field) is the same; another encoder is another family."""
+    sigmas = [0.1, 0.2, 0.3, 0.5, 0.9]
+    names = [runs.run_name("sigma_vae", s) for s in sigmas]
+
+    def folder(**extra):
+        configs = [runs.config_for("sigma_vae", s, "cpu", data="unused.npz", **extra)
+                   for s in sigmas]
+        return os.path.basename(runs._family_folder(str(tmp_path), names, configs))
+
+    assert folder() == "5_members_13b5f4e1ff"
+    assert folder(encoder="mlp") != folder()

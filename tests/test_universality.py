@@ -17,7 +17,7 @@ SIGMAS = np.array([0.1, 0.2, 0.3, 0.5, 0.9])
 def rows_for(nu_active, nu_per_unit, seed, latent_dim=100):
     """Rows whose AU and KL per active unit follow power laws, with seeded scatter."""
     rng = np.random.default_rng(seed)
-    active = np.round(60 * SIGMAS**-nu_active * np.exp(rng.normal(0, 0.05, len(SIGMAS))))
+    active = np.round(30 * SIGMAS**-nu_active * np.exp(rng.normal(0, 0.05, len(SIGMAS))))
     per_unit = 0.5 * SIGMAS**-nu_per_unit * np.exp(rng.normal(0, 0.05, len(SIGMAS)))
     return [dict(scale=float(s), kl=float(a * u), mse=1.0, elbo=-float(a * u) - 1.0,
                  active_units=int(a), latent_dim=latent_dim, kl_of_images=float(a * u),
@@ -47,22 +47,38 @@ def fit(nu, stderr):
     return dict(fit=dict(nu=nu, nu_stderr=stderr, r_squared=0.99))
 
 
-def test_each_variant_is_compared_with_the_paper_network_and_the_seed_spread():
+def fit(nu, stderr, points=5):
+    return dict(fit=dict(nu=nu, nu_stderr=stderr, r_squared=0.99, points=points))
+
+
+def test_each_variant_is_compared_with_the_paper_network_with_the_seed_variance():
     comparison = universality.compare({
         "convnet": fit(1.20, 0.03), "convnet_seed1": fit(1.24, 0.04),
-        "mlp": fit(1.50, 0.04), "latent16": fit(1.17, 0.05)})
+        "mlp": fit(1.50, 0.04), "latent16": fit(1.28, 0.05)})
     assert comparison["seed_spread"] == pytest.approx(0.04)
     seed1, mlp, small = (comparison["variants"][v] for v in ("convnet_seed1", "mlp", "latent16"))
-    assert seed1["z"] == pytest.approx(0.04 / 0.05) and seed1["agrees"]
-    assert not seed1["beyond_seed_spread"]  # The yardstick is not beyond itself.
-    assert mlp["delta_nu"] == pytest.approx(0.30) and mlp["z"] == pytest.approx(6.0)
-    assert not mlp["agrees"] and mlp["beyond_seed_spread"]
-    assert small["delta_nu"] == pytest.approx(-0.03) and small["agrees"]
-    assert not small["beyond_seed_spread"]
+    critical = stats.t.ppf(0.975, 3)  # Five points per fit: 3 degrees of freedom.
+    assert mlp["critical_t"] == pytest.approx(critical) and critical == pytest.approx(3.182, abs=1e-3)
+    # The second seed against the fits' errors only; every other variant adds the seed spread.
+    assert seed1["error"] == pytest.approx(0.05) and not seed1["with_seed_spread"]
+    assert seed1["t"] == pytest.approx(0.8) and seed1["agrees"]
+    assert mlp["delta_nu"] == pytest.approx(0.30)
+    assert mlp["error"] == pytest.approx(np.sqrt(0.03**2 + 0.04**2 + 0.04**2))
+    assert mlp["t"] == pytest.approx(0.30 / np.sqrt(0.0041)) and not mlp["agrees"]
+    assert small["t"] == pytest.approx(0.08 / np.sqrt(0.03**2 + 0.05**2 + 0.04**2))
+    assert small["agrees"]
+    # Tight fits but seeds 0.10 apart: a difference of 0.15 is within the seed variance
+    # (t = 1.49), though it is 10.6 of the fits' standard errors.
+    loose = universality.compare({"convnet": fit(1.20, 0.01), "convnet_seed1": fit(1.30, 0.01),
+                                  "mlp": fit(1.35, 0.01)})["variants"]
+    assert loose["mlp"]["t"] == pytest.approx(0.15 / np.sqrt(0.0002 + 0.01)) and loose["mlp"]["agrees"]
+    assert loose["convnet_seed1"]["t"] == pytest.approx(0.10 / np.sqrt(0.0002))
+    assert not loose["convnet_seed1"]["agrees"]  # The fits' errors do not explain the seeds.
     assert "convnet" not in comparison["variants"]
-    # Without a second seed there is no spread; without the paper's network, no comparison.
-    assert universality.compare({"convnet": fit(1.2, 0.03), "mlp": fit(1.5, 0.04)})[
-        "variants"]["mlp"]["beyond_seed_spread"] is None
+    # Identical perfect fits agree; without the paper's network there is no comparison.
+    same = universality.compare({"convnet": fit(1.2, 0.0), "mlp": fit(1.2, 0.0)})
+    assert same["variants"]["mlp"]["t"] == 0 and same["variants"]["mlp"]["agrees"]
+    assert same["seed_spread"] is None and not same["variants"]["mlp"]["with_seed_spread"]
     assert universality.compare({"mlp": fit(1.5, 0.04)}) == {}
 
 
@@ -73,9 +89,15 @@ def test_the_report_writes_the_table_json_and_plot(tmp_path):
     text = universality.write_report(summary, str(tmp_path / "u"))
     assert json.loads((tmp_path / "u.json").read_text())["variants"]["mlp"]["settings"] == {
         "encoder": "mlp"}
-    assert (tmp_path / "u.png").stat().st_size > 0
+    assert (tmp_path / "u.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     nu = summary["variants"]["mlp"]["fit"]["nu"]
     assert f"{nu:.3f}" in text and "encoder=mlp" in text and "Seed spread" in text
+    # Each variant drawn: its points and its fitted line, and its AU.
+    figure = universality.plot(summary, str(tmp_path / "again.png"))
+    kl_axes, au_axes = figure.axes
+    assert len(kl_axes.lines) == 6 and len(au_axes.lines) == 3
+    assert [list(line.get_ydata()) for line in au_axes.lines][2] == [
+        r["active_units"] for r in summary["variants"]["mlp"]["rows"]]
 
 
 def test_a_collapsed_model_leaves_nu_but_no_split():
@@ -89,6 +111,8 @@ def test_a_collapsed_model_leaves_nu_but_no_split():
 
 
 def test_unknown_variants_are_refused():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        universality.summarize({"resnet": rows_for(0.3, 0.9, 0)})
     with pytest.raises(ValueError, match="variant must be one of"):
         universality.root_of("runs", "resnet")
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_svae import evaluation
 from keras_svae import images as grids  # `images` names the data here.
+from keras_svae.experiments import scaling_laws
 
 
 def evaluate(model, images, k=1000, seed=0):
@@ -28,7 +29,7 @@ def evaluate(model, images, k=1000, seed=0):
         log_px=float(log_px.mean()), elbo=float(elbo.mean()),
         log_px_bits_per_dim=float(evaluation.bits_per_dim(log_px, model.data_shape).mean()),
         elbo_bits_per_dim=float(evaluation.bits_per_dim(elbo, model.data_shape).mean()),
-        active_units=int(np.sum(activity > evaluation.ACTIVE_THRESHOLD)),
+        active_units=int(np.sum(evaluation.is_active(activity))),
         latent_dim=int(model.latent_dim), kl=float(spectrum.sum()),
         kl_per_dimension=[float(v) for v in np.sort(spectrum)[::-1]],
         activity=[float(v) for v in np.sort(activity)[::-1]])
@@ -51,16 +52,14 @@ def markdown_table(results):
     return "\n".join(lines) + "\n"
 
 
-_SYMBOLS = {"gaussian": "σ", "laplace": "α"}
-
-
 def plot(results, path):
     """Left: active units against the scale, a line per noise model (the vanilla VAE, which
-    has no scale, a horizontal line). Right: each model's KL per unit, largest first."""
+    has no scale, a horizontal line). Right: each model's KL per unit, largest first.
+    Returns the (closed) figure."""
     import matplotlib.pyplot as plt  # Imported here: only the report draws.
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
-    for noise, symbol in _SYMBOLS.items():
+    for noise, symbol in scaling_laws.SYMBOLS.items():
         points = sorted((r["scale"], r["active_units"]) for r in results.values()
                         if r["noise"] == noise)
         if points:
@@ -79,6 +78,7 @@ def plot(results, path):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return fig
 
 
 def write_report(results, stem):

@@ -186,13 +186,19 @@ def train_family(root, members, schedule="cpu", time_limit=None, data_order="aut
     return [_trained_run(paths) for paths in all_paths]
 
 
+# TrainConfig fields added after family folders were first named: at their default they
+# stay out of the hash, so that a family interrupted before they existed resumes.
+_ADDED_FIELDS = ("encoder",)
+
+
 def _family_folder(root, names, configs, data_order="auto"):
     """<root>/families/<K>_members_<hash of the names and settings>, members.json naming them.
 
     The settings are in the hash so that a family's backup is never restored into a
     family with other settings.
     """
-    settings = [{k: v for k, v in dataclasses.asdict(c).items() if k not in _PRESENTATION}
+    settings = [{k: v for k, v in dataclasses.asdict(c).items() if k not in _PRESENTATION
+                 and not (k in _ADDED_FIELDS and v == getattr(training.TrainConfig, k))}
                 for c in configs]
     key = json.dumps([names, settings, data_order], sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]

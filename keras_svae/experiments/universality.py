@@ -11,16 +11,24 @@ fits nu per variant with `power_law.fit_power_law` and splits it exactly in two:
     log D_KL = log AU + log(D_KL / AU),  so  nu = nu_AU + nu_per_unit,
 
 because a least-squares slope is linear in the response. nu_AU is the part of the power law
-that comes from units switching off as sigma grows; nu_per_unit is the part from less KL in
-each active unit. The two seeds of the paper's network give the yardstick: `compare` says,
-for each variant, whether its nu differs from the paper network's by more than the
-seed-to-seed difference, and by how many standard errors.
+that comes from units switching off as sigma grows; nu_per_unit the part from less KL per
+active unit (all the units' KL over the number active, so that the split is exact; the
+inactive units' KL is a small part of it).
+
+`compare` tests each variant's nu against the paper network's. A fit's standard error
+measures the scatter of its 5 points about the line only, not how nu varies from one
+training run to the next, so the two seeds of the paper's network add that: their
+difference d estimates the seed variance as d^2 / 2 per run, which each of two runs
+contributes. The difference of two variants' nu is then judged against
+sqrt(se_1^2 + se_2^2 + d^2), with Student's t at the fits' n - 2 degrees of freedom.
 """
 
+import dataclasses
 import json
 import os
 
 import numpy as np
+from scipy import stats
 
 from keras_svae import evaluation
 from keras_svae.experiments import power_law
@@ -37,8 +45,7 @@ VARIANTS = {
 }
 SIGMAS = (0.1, 0.2, 0.3, 0.5, 0.9)
 REFERENCE, SECOND_SEED = "convnet", "convnet_seed1"
-# |delta nu| / its standard error above this: the variants differ (about 95% two-sided).
-Z_DIFFERENT = 2.0
+CONFIDENCE = 0.95  # Two-sided, of "the two nu differ".
 
 
 def root_of(root, variant):
@@ -64,43 +71,46 @@ def sweep(models, sigmas=SIGMAS, family=True):
 
 
 def measure(model, run, images):
-    """One model's row: its test metrics (`run.metrics`), and its active units and KL
-    spectrum on `images` (one pass of the encoder)."""
+    """One model's row: its test metrics (`run.metrics`: D_KL, MSE, ELBO), and its active
+    units and total KL on `images` (`evaluation.latent_statistics`, one encoder pass)."""
     activity, spectrum = evaluation.latent_statistics(model, images)
-    active = int(np.sum(activity > evaluation.ACTIVE_THRESHOLD))
     return dict(scale=float(model.scale), kl=float(run.metrics["kl"]),
                 mse=float(run.metrics["mse"]), elbo=float(run.metrics["elbo"]),
-                active_units=active, latent_dim=int(model.latent_dim),
-                kl_of_images=float(spectrum.sum()),
-                kl_in_active_units=float(spectrum[activity > evaluation.ACTIVE_THRESHOLD].sum()),
+                active_units=int(np.sum(evaluation.is_active(activity))),
+                latent_dim=int(model.latent_dim), kl_of_images=float(spectrum.sum()),
                 images=len(images))
 
 
-def _fit(scales, values):
-    fit = power_law.fit_power_law(scales, values)
-    return dict(nu=fit.nu, nu_stderr=fit.nu_stderr, r_squared=fit.r_squared)
-
-
-def summarize(rows, settings=None):
+def summarize(rows):
     """Per variant: nu (D_KL ~ sigma^-nu) with its standard error, and its split into
-    nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]}."""
+    nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]}; then `compare`."""
     summary = {}
     for variant, variant_rows in rows.items():
+        _check_variant(variant)
         scales = [r["scale"] for r in variant_rows]
         kl = np.array([r["kl_of_images"] for r in variant_rows])
         active = np.array([r["active_units"] for r in variant_rows], float)
         # A model with no active unit has no KL per unit (a collapsed posterior): no split.
         split = bool(np.all(active >= 1))
         summary[variant] = dict(
-            settings=(settings or VARIANTS).get(variant, {}), rows=variant_rows,
-            fit=_fit(scales, kl), fit_active_units=_fit(scales, active) if split else None,
+            settings=VARIANTS[variant], rows=variant_rows, fit=_fit(scales, kl),
+            fit_active_units=_fit(scales, active) if split else None,
             fit_per_unit=_fit(scales, kl / active) if split else None)
     return dict(variants=summary, comparison=compare(summary))
 
 
+def _fit(scales, values):
+    fit = dataclasses.asdict(power_law.fit_power_law(scales, values))
+    return dict(fit, points=len(scales))
+
+
 def compare(summary):
-    """Each variant's nu against the paper network's: the difference, its z-score
-    (difference / combined standard error), and whether it exceeds the seed spread."""
+    """Each variant's nu against the paper network's (see the module): the difference, the
+    error it is judged by, t = difference / error, and whether they agree at `CONFIDENCE`.
+
+    The second seed is compared without the seed term, since it defines it: its row says
+    whether the fits' standard errors alone explain how much two seeds differ.
+    """
     if REFERENCE not in summary:
         return {}
     ref = summary[REFERENCE]["fit"]
@@ -112,30 +122,37 @@ def compare(summary):
             continue
         fit = entry["fit"]
         delta = fit["nu"] - ref["nu"]
-        error = float(np.hypot(fit["nu_stderr"], ref["nu_stderr"]))
-        z = abs(delta) / error if error > 0 else float("inf")
-        out[variant] = dict(delta_nu=delta, z=z, agrees=bool(z <= Z_DIFFERENT),
-                            beyond_seed_spread=None if spread is None else bool(abs(delta) > spread))
+        seeds = 0.0 if spread is None or variant == SECOND_SEED else spread
+        error = float(np.sqrt(fit["nu_stderr"]**2 + ref["nu_stderr"]**2 + seeds**2))
+        t = abs(delta) / error if error > 0 else (0.0 if delta == 0 else float("inf"))
+        dof = min(fit["points"], ref["points"]) - 2
+        critical = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof))
+        out[variant] = dict(delta_nu=delta, error=error, t=t, critical_t=critical,
+                            agrees=bool(t <= critical), with_seed_spread=bool(seeds))
     return dict(seed_spread=spread, variants=out)
 
 
 def markdown(summary):
-    """The tables: nu per variant with its split, then each variant's rows."""
+    """The tables: nu per variant with its split and comparison, then each variant's rows."""
     comparison = summary["comparison"].get("variants", {})
     spread = summary["comparison"].get("seed_spread")
-    lines = ["| variant | settings | ν ± s.e. | r² | ν_AU | ν_per unit | Δν vs convnet (z) | "
-             "agrees (z ≤ 2) | beyond seed spread |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"| variant | settings | ν ± s.e. | r² | ν_AU | ν_per unit | Δν vs {REFERENCE} "
+             f"| error of Δν | t (critical) | agrees ({CONFIDENCE:.0%}) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for variant, entry in summary["variants"].items():
         fit, c = entry["fit"], comparison.get(variant)
         settings = ", ".join(f"{k}={v}" for k, v in entry["settings"].items()) or "the paper's"
-        versus = ([f"{c['delta_nu']:+.3f} ({c['z']:.1f})", _yes(c["agrees"]),
-                   _yes(c["beyond_seed_spread"])] if c else ["–"] * 3)
         split = [f"{entry[key]['nu']:.3f}" if entry[key] else "–"
                  for key in ("fit_active_units", "fit_per_unit")]
+        versus = ([f"{c['delta_nu']:+.3f}", f"{c['error']:.3f}" + ("" if c["with_seed_spread"]
+                   else " (fits only)"), f"{c['t']:.2f} ({c['critical_t']:.2f})",
+                   "yes" if c["agrees"] else "no"] if c else ["–"] * 4)
         lines.append(f"| {variant} | {settings} | {fit['nu']:.3f} ± {fit['nu_stderr']:.3f} "
                      f"| {fit['r_squared']:.4f} | " + " | ".join(split + versus) + " |")
     if spread is not None:
-        lines += ["", f"Seed spread (|ν(convnet) − ν(convnet_seed1)|): {spread:.3f}."]
+        lines += ["", f"Seed spread d = |ν({REFERENCE}) − ν({SECOND_SEED})| = {spread:.3f}; the "
+                  "error of Δν is sqrt(s.e.₁² + s.e.₂² + d²) (for the second seed, the fits' "
+                  "standard errors only)."]
     lines += ["", "| variant | σ | ⟨D_KL⟩ | ⟨MSE⟩ | ⟨L⟩ | AU | D_KL / AU |",
               "|---|---|---|---|---|---|---|"]
     for variant, entry in summary["variants"].items():
@@ -149,24 +166,26 @@ def markdown(summary):
     lines += ["", f"⟨D_KL⟩, ⟨MSE⟩, ⟨L⟩: the test metrics of each run. AU (Cov_x(E_q[z_j]) > "
               f"{evaluation.ACTIVE_THRESHOLD}) and the KL that ν is fitted to: on "
               f"{first['images']} test images. ν_AU and ν_per unit are the power-law exponents "
-              "of AU and of D_KL / AU; they add up to ν exactly (–: a model without active units)."]
+              "of AU and of D_KL / AU; they add up to ν exactly (–: a model without active "
+              "units)."]
     return "\n".join(lines) + "\n"
 
 
 def plot(summary, path):
-    """Two log-log panels against sigma: D_KL with each variant's fit, and AU."""
+    """Two log-log panels against sigma: D_KL with each variant's fit, and AU. Returns the
+    (closed) figure."""
     import matplotlib.pyplot as plt  # Imported here: only the report draws.
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
     for variant, entry in summary["variants"].items():
         scales = np.array([r["scale"] for r in entry["rows"]])
         kl = [r["kl_of_images"] for r in entry["rows"]]
-        fit = entry["fit"]
+        fit = {k: v for k, v in entry["fit"].items() if k != "points"}
         line, = left.loglog(scales, kl, "o", label=f"{variant}: ν = {fit['nu']:.3f} ± "
                             f"{fit['nu_stderr']:.3f}")
         grid = np.geomspace(scales.min(), scales.max(), 50)
-        slope = np.polyfit(np.log(scales), np.log(kl), 1)
-        left.loglog(grid, np.exp(np.polyval(slope, np.log(grid))), "-", color=line.get_color())
+        left.loglog(grid, power_law.PowerLawFit(**fit).predict(grid), "-",
+                    color=line.get_color())
         right.loglog(scales, [r["active_units"] for r in entry["rows"]], "o-",
                      color=line.get_color(), label=variant)
     left.set(xlabel="σ", ylabel="⟨D_KL⟩ (nats)", title="D_KL ~ σ^-ν per network")
@@ -176,6 +195,7 @@ def plot(summary, path):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return fig
 
 
 def write_report(summary, stem):
@@ -187,10 +207,6 @@ def write_report(summary, stem):
         f.write(text)
     plot(summary, stem + ".png")
     return text
-
-
-def _yes(flag):
-    return "–" if flag is None else ("yes" if flag else "no")
 
 
 def _check_variant(variant):
