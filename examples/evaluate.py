@@ -7,8 +7,11 @@ r"""log p(x), the ELBO, active units, the KL spectrum and latent panels of train
 Each model is a run folder's last.keras: <root>/<schedule>/<run name> for --models, or
 the folders of --runs. Writes <report_dir>/evaluation.{md,json} (log p(x) with k = --k
 importance samples on the first --images test images, the ELBO beside it, in nats and
-bits/dim, AU and the KL spectrum) and, per model, <run name>_interpolation.png and
-<run name>_traversals.png (`keras_svae.experiments.evaluation_report`).
+bits/dim, AU and the KL spectrum, with their plot evaluation.png) and, per model,
+<run name>_interpolation.png and <run name>_traversals.png
+(`keras_svae.experiments.evaluation_report`). A model already in the report's JSON with the
+same --k, --images, --seed and model file is not measured again, so models can be added to a
+report one command at a time.
 """
 
 import os
@@ -54,16 +57,25 @@ def main(argv):
         raise app.UsageError("Name the models: --models and/or --runs.")
     images = data.load_mnist("test", path=FLAGS.data)[0][: FLAGS.images]
     os.makedirs(FLAGS.report_dir, exist_ok=True)
+    stem = os.path.join(FLAGS.report_dir, "evaluation")
+    earlier = evaluation_report.read_report(stem)
     results = {}
     for folder in chosen:
         path = training.run_paths(folder).last
         if not os.path.exists(path):
             raise app.UsageError(f"No trained model at {path}.")
         name = os.path.basename(os.path.normpath(folder))
+        measured = dict(k=FLAGS.k, images=len(images), seed=FLAGS.seed, model_file=path,
+                        model_mtime=os.path.getmtime(path))
+        if all(earlier.get(name, {}).get(key) == value for key, value in measured.items()):
+            results[name] = earlier[name]
+            continue
         model = keras.saving.load_model(path)
-        results[name] = evaluation_report.evaluate(model, images, FLAGS.k, FLAGS.seed)
+        results[name] = {**evaluation_report.evaluate(model, images, FLAGS.k, FLAGS.seed),
+                         **measured}
         evaluation_report.write_panels(model, images, os.path.join(FLAGS.report_dir, name), name)
-    print(evaluation_report.write_report(results, os.path.join(FLAGS.report_dir, "evaluation")))
+    # Models measured before and not chosen now stay in the report.
+    print(evaluation_report.write_report({**earlier, **results}, stem))
 
 
 if __name__ == "__main__":

@@ -178,6 +178,16 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
         for panel in ("interpolation", "traversals"):
             assert (evaluated / f"{name}_{panel}.png").stat().st_size > 0
     assert finished_runs() == after_figures  # Evaluation trains nothing.
+    # Adding a model to the report measures that model only; the others are kept as they were.
+    stamp = os.path.getmtime(evaluated / "sigma_vae_0.1_interpolation.png")
+    run_example("evaluate.py", "--schedule=cpu", f"--root={tmp_path / 'runs'}",
+                "--models=sigma_vae:0.1,alpha_vae:0.9", "--k=20", "--images=30",
+                f"--data={mnist_path}", f"--report_dir={evaluated}")
+    again = json.loads((evaluated / "evaluation.json").read_text())
+    assert set(again) == {"sigma_vae_0.1", "vanilla_vae", "alpha_vae_0.9"}
+    assert again["sigma_vae_0.1"] == results["sigma_vae_0.1"]
+    assert os.path.getmtime(evaluated / "sigma_vae_0.1_interpolation.png") == stamp
+    assert again["alpha_vae_0.9"]["noise"] == "laplace" and again["alpha_vae_0.9"]["k"] == 20
 
 
 def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):

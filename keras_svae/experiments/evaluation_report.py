@@ -81,6 +81,14 @@ def plot(results, path):
     return fig
 
 
+def read_report(stem):
+    """The results that `write_report` left at <stem>.json ({} if there is none)."""
+    if not os.path.exists(stem + ".json"):
+        return {}
+    with open(stem + ".json") as f:
+        return json.load(f)
+
+
 def write_report(results, stem):
     """<stem>.json, <stem>.md and <stem>.png from {model name: `evaluate`'s result}; returns
     the table."""
