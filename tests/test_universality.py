@@ -20,9 +20,18 @@ def rows_for(nu_active, nu_per_unit, seed, latent_dim=100):
     active = np.round(30 * SIGMAS**-nu_active * np.exp(rng.normal(0, 0.05, len(SIGMAS))))
     per_unit = 0.5 * SIGMAS**-nu_per_unit * np.exp(rng.normal(0, 0.05, len(SIGMAS)))
     return [dict(scale=float(s), kl=float(a * u), mse=1.0, elbo=-float(a * u) - 1.0,
-                 active_units=int(a), latent_dim=latent_dim, kl_of_images=float(a * u),
-                 kl_in_active_units=float(a * u), images=100)
+                 active_units=int(a), units_holding_kl=max(1, int(a) // 2),
+                 latent_dim=latent_dim, kl_of_images=float(a * u), images=100)
             for s, a, u in zip(SIGMAS, active, per_unit)]
+
+
+def test_units_holding_a_share_of_the_kl():
+    spectrum = np.array([0.05, 4.0, 1.0, 0.0, 3.0, 2.0])  # Total 10.05; sorted 4, 3, 2, 1, ...
+    assert universality.units_holding(spectrum, 0.9) == 4  # 4 + 3 + 2 = 9 < 9.045 <= 10.
+    assert universality.units_holding(spectrum, 0.5) == 2  # 7 >= 5.025 > 4.
+    assert universality.units_holding(spectrum, 4.0 / 10.05) == 1  # Exactly the top unit's share.
+    assert universality.units_holding(spectrum, 1.0) == 5  # The zero unit is never needed.
+    assert universality.units_holding(np.full(7, 0.5), 0.9) == 7  # 6 units hold 85.7%.
 
 
 def test_nu_is_the_log_log_slope_and_splits_exactly_into_active_units_and_kl_per_unit():
@@ -38,6 +47,10 @@ def test_nu_is_the_log_log_slope_and_splits_exactly_into_active_units_and_kl_per
     # The split is exact, and each part near the law the rows were made from.
     assert (summary["fit_active_units"]["nu"] + summary["fit_per_unit"]["nu"]
             == pytest.approx(summary["fit"]["nu"], abs=1e-12))
+    assert (summary["fit_units_holding"]["nu"] + summary["fit_per_unit_holding"]["nu"]
+            == pytest.approx(summary["fit"]["nu"], abs=1e-12))
+    assert summary["fit_units_holding"]["nu"] == pytest.approx(-stats.linregress(
+        np.log(SIGMAS), np.log([r["units_holding_kl"] for r in rows])).slope, rel=1e-12)
     assert summary["fit_active_units"]["nu"] == pytest.approx(0.3, abs=0.1)
     assert summary["fit_per_unit"]["nu"] == pytest.approx(0.9, abs=0.1)
     assert summary["settings"] == {}
@@ -95,9 +108,10 @@ def test_the_report_writes_the_table_json_and_plot(tmp_path):
     # Each variant drawn: its points and its fitted line, and its AU.
     figure = universality.plot(summary, str(tmp_path / "again.png"))
     kl_axes, au_axes = figure.axes
-    assert len(kl_axes.lines) == 6 and len(au_axes.lines) == 3
-    assert [list(line.get_ydata()) for line in au_axes.lines][2] == [
-        r["active_units"] for r in summary["variants"]["mlp"]["rows"]]
+    assert len(kl_axes.lines) == 6 and len(au_axes.lines) == 6
+    mlp_rows = summary["variants"]["mlp"]["rows"]
+    assert [list(line.get_ydata()) for line in au_axes.lines[4:]] == [
+        [r["active_units"] for r in mlp_rows], [r["units_holding_kl"] for r in mlp_rows]]
 
 
 def test_a_collapsed_model_leaves_nu_but_no_split():
@@ -149,6 +163,7 @@ def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist
         assert [r["scale"] for r in entry["rows"]] == [0.3, 0.6, 0.9]
         for row in entry["rows"]:
             assert 0 <= row["active_units"] <= 8 and row["images"] == 300
+            assert 1 <= row["units_holding_kl"] <= 8
             # The KL the fit reads is the run's own test KL (the same 300 images).
             assert row["kl_of_images"] == pytest.approx(row["kl"], rel=1e-3)
     # A rerun finds every model trained.

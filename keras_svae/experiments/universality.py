@@ -15,6 +15,11 @@ that comes from units switching off as sigma grows; nu_per_unit the part from le
 active unit (all the units' KL over the number active, so that the split is exact; the
 inactive units' KL is a small part of it).
 
+Burda et al.'s threshold counts a unit whose posterior mean varies by more than 0.1 (std)
+over the data, however little KL it holds, so at small sigma it counts every unit. The same
+split is therefore also made with `KL_SHARE`'s units: the fewest units that hold 90% of the
+KL (`units_holding`), nu = nu_units90 + nu_per_unit90.
+
 `compare` tests each variant's nu against the paper network's. A fit's standard error
 measures the scatter of its 5 points about the line only, not how nu varies from one
 training run to the next, so the two seeds of the paper's network add that: their
@@ -46,6 +51,14 @@ VARIANTS = {
 SIGMAS = (0.1, 0.2, 0.3, 0.5, 0.9)
 REFERENCE, SECOND_SEED = "convnet", "convnet_seed1"
 CONFIDENCE = 0.95  # Two-sided, of "the two nu differ".
+KL_SHARE = 0.9  # units_holding: the fewest units that hold this share of the KL.
+
+
+def units_holding(spectrum, share=KL_SHARE):
+    """The fewest latent units whose KL (`evaluation.kl_per_dimension`) adds up to `share`
+    of the total."""
+    ordered = np.sort(np.asarray(spectrum, np.float64))[::-1]
+    return int(np.searchsorted(np.cumsum(ordered), share * ordered.sum() * (1 - 1e-12)) + 1)
 
 
 def root_of(root, variant):
@@ -72,11 +85,13 @@ def sweep(models, sigmas=SIGMAS, family=True):
 
 def measure(model, run, images):
     """One model's row: its test metrics (`run.metrics`: D_KL, MSE, ELBO), and its active
-    units and total KL on `images` (`evaluation.latent_statistics`, one encoder pass)."""
+    units, the units holding `KL_SHARE` of its KL, and its total KL on `images`
+    (`evaluation.latent_statistics`, one encoder pass)."""
     activity, spectrum = evaluation.latent_statistics(model, images)
     return dict(scale=float(model.scale), kl=float(run.metrics["kl"]),
                 mse=float(run.metrics["mse"]), elbo=float(run.metrics["elbo"]),
                 active_units=int(np.sum(evaluation.is_active(activity))),
+                units_holding_kl=units_holding(spectrum),
                 latent_dim=int(model.latent_dim), kl_of_images=float(spectrum.sum()),
                 images=len(images))
 
@@ -90,12 +105,15 @@ def summarize(rows):
         scales = [r["scale"] for r in variant_rows]
         kl = np.array([r["kl_of_images"] for r in variant_rows])
         active = np.array([r["active_units"] for r in variant_rows], float)
+        holding = np.array([r["units_holding_kl"] for r in variant_rows], float)
         # A model with no active unit has no KL per unit (a collapsed posterior): no split.
         split = bool(np.all(active >= 1))
         summary[variant] = dict(
             settings=VARIANTS[variant], rows=variant_rows, fit=_fit(scales, kl),
             fit_active_units=_fit(scales, active) if split else None,
-            fit_per_unit=_fit(scales, kl / active) if split else None)
+            fit_per_unit=_fit(scales, kl / active) if split else None,
+            fit_units_holding=_fit(scales, holding),
+            fit_per_unit_holding=_fit(scales, kl / holding))
     return dict(variants=summary, comparison=compare(summary))
 
 
@@ -136,14 +154,16 @@ def markdown(summary):
     """The tables: nu per variant with its split and comparison, then each variant's rows."""
     comparison = summary["comparison"].get("variants", {})
     spread = summary["comparison"].get("seed_spread")
-    lines = [f"| variant | settings | ν ± s.e. | r² | ν_AU | ν_per unit | Δν vs {REFERENCE} "
-             f"| error of Δν | t (critical) | agrees ({CONFIDENCE:.0%}) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    share = f"{KL_SHARE:.0%}"
+    lines = [f"| variant | settings | ν ± s.e. | r² | ν_AU | ν_per AU | ν_U{share} | "
+             f"ν_per U{share} | Δν vs {REFERENCE} | error of Δν | t (critical) | "
+             f"agrees ({CONFIDENCE:.0%}) |", "|---" * 12 + "|"]
     for variant, entry in summary["variants"].items():
         fit, c = entry["fit"], comparison.get(variant)
         settings = ", ".join(f"{k}={v}" for k, v in entry["settings"].items()) or "the paper's"
         split = [f"{entry[key]['nu']:.3f}" if entry[key] else "–"
-                 for key in ("fit_active_units", "fit_per_unit")]
+                 for key in ("fit_active_units", "fit_per_unit", "fit_units_holding",
+                             "fit_per_unit_holding")]
         versus = ([f"{c['delta_nu']:+.3f}", f"{c['error']:.3f}" + ("" if c["with_seed_spread"]
                    else " (fits only)"), f"{c['t']:.2f} ({c['critical_t']:.2f})",
                    "yes" if c["agrees"] else "no"] if c else ["–"] * 4)
@@ -153,27 +173,29 @@ def markdown(summary):
         lines += ["", f"Seed spread d = |ν({REFERENCE}) − ν({SECOND_SEED})| = {spread:.3f}; the "
                   "error of Δν is sqrt(s.e.₁² + s.e.₂² + d²) (for the second seed, the fits' "
                   "standard errors only)."]
-    lines += ["", "| variant | σ | ⟨D_KL⟩ | ⟨MSE⟩ | ⟨L⟩ | AU | D_KL / AU |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", f"| variant | σ | ⟨D_KL⟩ | ⟨MSE⟩ | ⟨L⟩ | AU | D_KL / AU | U{share} | "
+              f"D_KL / U{share} |", "|---" * 9 + "|"]
     for variant, entry in summary["variants"].items():
         for r in entry["rows"]:
             per_unit = (f"{r['kl_of_images'] / r['active_units']:.3g}" if r["active_units"]
                         else "–")
             lines.append(f"| {variant} | {r['scale']:g} | {r['kl']:.3g} | {r['mse']:.3g} "
                          f"| {r['elbo']:.4g} | {r['active_units']} / {r['latent_dim']} "
-                         f"| {per_unit} |")
+                         f"| {per_unit} | {r['units_holding_kl']} "
+                         f"| {r['kl_of_images'] / r['units_holding_kl']:.3g} |")
     first = next(iter(summary["variants"].values()))["rows"][0]
     lines += ["", f"⟨D_KL⟩, ⟨MSE⟩, ⟨L⟩: the test metrics of each run. AU (Cov_x(E_q[z_j]) > "
               f"{evaluation.ACTIVE_THRESHOLD}) and the KL that ν is fitted to: on "
-              f"{first['images']} test images. ν_AU and ν_per unit are the power-law exponents "
+              f"{first['images']} test images. ν_AU and ν_per AU are the power-law exponents "
               "of AU and of D_KL / AU; they add up to ν exactly (–: a model without active "
-              "units)."]
+              f"units). U{share}: the fewest units that hold {share} of the KL; ν_U{share} + "
+              f"ν_per U{share} = ν likewise."]
     return "\n".join(lines) + "\n"
 
 
 def plot(summary, path):
-    """Two log-log panels against sigma: D_KL with each variant's fit, and AU. Returns the
-    (closed) figure."""
+    """Two log-log panels against sigma: D_KL with each variant's fit, and AU with the units
+    holding `KL_SHARE` of the KL. Returns the (closed) figure."""
     import matplotlib.pyplot as plt  # Imported here: only the report draws.
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
@@ -187,9 +209,12 @@ def plot(summary, path):
         left.loglog(grid, power_law.PowerLawFit(**fit).predict(grid), "-",
                     color=line.get_color())
         right.loglog(scales, [r["active_units"] for r in entry["rows"]], "o-",
-                     color=line.get_color(), label=variant)
+                     color=line.get_color(), label=f"{variant}: AU")
+        right.loglog(scales, [r["units_holding_kl"] for r in entry["rows"]], "s--",
+                     color=line.get_color(), label=f"{variant}: U{KL_SHARE:.0%}")
     left.set(xlabel="σ", ylabel="⟨D_KL⟩ (nats)", title="D_KL ~ σ^-ν per network")
-    right.set(xlabel="σ", ylabel="active units", title="AU(σ)")
+    right.set(xlabel="σ", ylabel="units", title=f"AU(σ), and the units holding {KL_SHARE:.0%} "
+              "of the KL")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
     fig.tight_layout()
