@@ -56,10 +56,6 @@ def test_nu_is_the_log_log_slope_and_splits_exactly_into_active_units_and_kl_per
     assert summary["settings"] == {}
 
 
-def fit(nu, stderr):
-    return dict(fit=dict(nu=nu, nu_stderr=stderr, r_squared=0.99))
-
-
 def fit(nu, stderr, points=5):
     return dict(fit=dict(nu=nu, nu_stderr=stderr, r_squared=0.99, points=points))
 
