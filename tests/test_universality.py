@@ -56,39 +56,58 @@ def test_nu_is_the_log_log_slope_and_splits_exactly_into_active_units_and_kl_per
     assert summary["settings"] == {}
 
 
-def fit(nu, stderr, points=5):
-    return dict(fit=dict(nu=nu, nu_stderr=stderr, r_squared=0.99, points=points))
+def sweep(reference, delta_nu, scatter, seed):
+    """Rows whose KL is the reference's times sigma^-delta_nu, with seeded scatter."""
+    rng = np.random.default_rng(seed)
+    factors = SIGMAS**-delta_nu * np.exp(rng.normal(0, scatter, len(SIGMAS)))
+    return [dict(r, kl=r["kl"] * f, kl_of_images=r["kl_of_images"] * f)
+            for r, f in zip(reference, factors)]
 
 
-def test_each_variant_is_compared_with_the_paper_network_with_the_seed_variance():
-    comparison = universality.compare({
-        "convnet": fit(1.20, 0.03), "convnet_seed1": fit(1.24, 0.04),
-        "mlp": fit(1.50, 0.04), "latent16": fit(1.28, 0.05)})
-    assert comparison["seed_spread"] == pytest.approx(0.04)
+def test_each_variant_is_compared_with_the_paper_network_paired_and_with_the_seed_spread():
+    reference = rows_for(0.3, 0.9, seed=0)
+    variants = {"convnet": reference, "convnet_seed1": sweep(reference, 0.02, 0.01, seed=1),
+                "mlp": sweep(reference, 0.30, 0.01, seed=2),
+                "latent16": sweep(reference, 0.05, 0.01, seed=3)}
+    comparison = universality.summarize(variants)["comparison"]
+    x = np.log(SIGMAS)
+
+    def paired(name):  # The reference: scipy's regression of the log ratio on log sigma.
+        ratio = [r["kl_of_images"] / q["kl_of_images"] for r, q in zip(variants[name], reference)]
+        return stats.linregress(x, np.log(ratio))
+
     seed1, mlp, small = (comparison["variants"][v] for v in ("convnet_seed1", "mlp", "latent16"))
-    critical = stats.t.ppf(0.975, 3)  # Five points per fit: 3 degrees of freedom.
+    d = -paired("convnet_seed1").slope
+    assert comparison["seed_spread"] == pytest.approx(abs(d), rel=1e-10)
+    assert d == pytest.approx(0.02, abs=0.02)
+    for name, entry in [("convnet_seed1", seed1), ("mlp", mlp), ("latent16", small)]:
+        fit = paired(name)
+        assert entry["delta_nu"] == pytest.approx(-fit.slope, rel=1e-10)
+        assert entry["stderr"] == pytest.approx(fit.stderr, rel=1e-10)
+        # Paired, delta nu is exactly the difference of the two variants' own nu.
+        assert entry["delta_nu"] == pytest.approx(
+            universality.summarize({"convnet": reference, name: variants[name]})["variants"][
+                name]["fit"]["nu"] - universality.summarize({"convnet": reference})[
+                "variants"]["convnet"]["fit"]["nu"], abs=1e-10)
+    critical = stats.t.ppf(0.975, 3)  # Five sigmas: 3 degrees of freedom.
     assert mlp["critical_t"] == pytest.approx(critical) and critical == pytest.approx(3.182, abs=1e-3)
-    # The second seed against the fits' errors only; every other variant adds the seed spread.
-    assert seed1["error"] == pytest.approx(0.05) and not seed1["with_seed_spread"]
-    assert seed1["t"] == pytest.approx(0.8) and seed1["agrees"]
-    assert mlp["delta_nu"] == pytest.approx(0.30)
-    assert mlp["error"] == pytest.approx(np.sqrt(0.03**2 + 0.04**2 + 0.04**2))
-    assert mlp["t"] == pytest.approx(0.30 / np.sqrt(0.0041)) and not mlp["agrees"]
-    assert small["t"] == pytest.approx(0.08 / np.sqrt(0.03**2 + 0.05**2 + 0.04**2))
-    assert small["agrees"]
-    # Tight fits but seeds 0.10 apart: a difference of 0.15 is within the seed variance
-    # (t = 1.49), though it is 10.6 of the fits' standard errors.
-    loose = universality.compare({"convnet": fit(1.20, 0.01), "convnet_seed1": fit(1.30, 0.01),
-                                  "mlp": fit(1.35, 0.01)})["variants"]
-    assert loose["mlp"]["t"] == pytest.approx(0.15 / np.sqrt(0.0002 + 0.01)) and loose["mlp"]["agrees"]
-    assert loose["convnet_seed1"]["t"] == pytest.approx(0.10 / np.sqrt(0.0002))
-    assert not loose["convnet_seed1"]["agrees"]  # The fits' errors do not explain the seeds.
+    # The second seed against its paired error alone; every other variant adds the spread.
+    assert seed1["error"] == pytest.approx(seed1["stderr"]) and not seed1["with_seed_spread"]
+    assert mlp["error"] == pytest.approx(np.hypot(mlp["stderr"], d)) and mlp["with_seed_spread"]
+    assert mlp["delta_nu"] == pytest.approx(0.30, abs=0.03) and not mlp["agrees"]
+    assert mlp["t"] == pytest.approx(abs(mlp["delta_nu"]) / mlp["error"])
+    assert small["agrees"] and small["t"] < critical
     assert "convnet" not in comparison["variants"]
-    # Identical perfect fits agree; without the paper's network there is no comparison.
-    same = universality.compare({"convnet": fit(1.2, 0.0), "mlp": fit(1.2, 0.0)})
+
+
+def test_identical_sweeps_agree_and_other_sigmas_cannot_be_paired():
+    reference = rows_for(0.3, 0.9, seed=0)
+    same = universality.summarize({"convnet": reference, "mlp": reference})["comparison"]
+    assert same["seed_spread"] is None
     assert same["variants"]["mlp"]["t"] == 0 and same["variants"]["mlp"]["agrees"]
-    assert same["seed_spread"] is None and not same["variants"]["mlp"]["with_seed_spread"]
-    assert universality.compare({"mlp": fit(1.5, 0.04)}) == {}
+    assert universality.compare({"mlp": {"rows": reference}}) == {}
+    with pytest.raises(ValueError, match="same sigmas"):
+        universality.summarize({"convnet": reference, "mlp": reference[:4]})
 
 
 def test_the_report_writes_the_table_json_and_plot(tmp_path):

@@ -20,12 +20,15 @@ over the data, however little KL it holds, so at small sigma it counts every uni
 split is therefore also made with `KL_SHARE`'s units: the fewest units that hold 90% of the
 KL (`units_holding`), nu = nu_units90 + nu_per_unit90.
 
-`compare` tests each variant's nu against the paper network's. A fit's standard error
-measures the scatter of its 5 points about the line only, not how nu varies from one
-training run to the next, so the two seeds of the paper's network add that: their
-difference d estimates the seed variance as d^2 / 2 per run, which each of two runs
-contributes. The difference of two variants' nu is then judged against
-sqrt(se_1^2 + se_2^2 + d^2), with Student's t at the fits' n - 2 degrees of freedom.
+`compare` tests each variant's nu against the paper network's. Both are fitted at the same
+sigmas, and their log-log curves bend alike, so a fit's standard error (the scatter of its 5
+points about its own line) mostly measures that shared bend, not the difference. The
+comparison is therefore paired: delta nu is minus the slope of log(D_KL / D_KL of the paper's
+network) against log sigma (the difference of the two slopes, exactly), with that regression's
+standard error. The two seeds of the paper's network add how nu varies from one training run
+to the next: their paired difference d is one draw of it, and each variant's delta nu is judged
+against sqrt(se^2 + d^2) with Student's t at n - 2 degrees of freedom. The second seed itself
+is judged against its paired standard error alone (it defines d).
 """
 
 import dataclasses
@@ -122,31 +125,39 @@ def _fit(scales, values):
     return dict(fit, points=len(scales))
 
 
-def compare(summary):
-    """Each variant's nu against the paper network's (see the module): the difference, the
-    error it is judged by, t = difference / error, and whether they agree at `CONFIDENCE`.
+def paired_difference(rows, reference_rows):
+    """delta nu of two sweeps at the same sigmas: minus the slope of log(D_KL / D_KL of the
+    reference) on log sigma, with its standard error and the number of sigmas."""
+    scales = [r["scale"] for r in rows]
+    if scales != [r["scale"] for r in reference_rows]:
+        raise ValueError(f"A paired comparison needs the same sigmas; got {scales} and "
+                         f"{[r['scale'] for r in reference_rows]}.")
+    ratio = [r["kl_of_images"] / q["kl_of_images"] for r, q in zip(rows, reference_rows)]
+    fit = power_law.fit_power_law(scales, ratio)
+    return dict(delta_nu=fit.nu, stderr=fit.nu_stderr, points=len(scales))
 
-    The second seed is compared without the seed term, since it defines it: its row says
-    whether the fits' standard errors alone explain how much two seeds differ.
-    """
+
+def compare(summary):
+    """Each variant's nu against the paper network's, paired (see the module): delta nu, its
+    standard error, the error it is judged by, t and whether they agree at `CONFIDENCE`."""
     if REFERENCE not in summary:
         return {}
-    ref = summary[REFERENCE]["fit"]
-    spread = (abs(summary[SECOND_SEED]["fit"]["nu"] - ref["nu"])
+    reference = summary[REFERENCE]["rows"]
+    spread = (abs(paired_difference(summary[SECOND_SEED]["rows"], reference)["delta_nu"])
               if SECOND_SEED in summary else None)
     out = {}
     for variant, entry in summary.items():
         if variant == REFERENCE:
             continue
-        fit = entry["fit"]
-        delta = fit["nu"] - ref["nu"]
+        paired = paired_difference(entry["rows"], reference)
         seeds = 0.0 if spread is None or variant == SECOND_SEED else spread
-        error = float(np.sqrt(fit["nu_stderr"]**2 + ref["nu_stderr"]**2 + seeds**2))
+        error = float(np.hypot(paired["stderr"], seeds))
+        delta = paired["delta_nu"]
         t = abs(delta) / error if error > 0 else (0.0 if delta == 0 else float("inf"))
-        dof = min(fit["points"], ref["points"]) - 2
-        critical = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof))
-        out[variant] = dict(delta_nu=delta, error=error, t=t, critical_t=critical,
-                            agrees=bool(t <= critical), with_seed_spread=bool(seeds))
+        critical = float(stats.t.ppf(0.5 + CONFIDENCE / 2, paired["points"] - 2))
+        out[variant] = dict(delta_nu=delta, stderr=paired["stderr"], error=error, t=t,
+                            critical_t=critical, agrees=bool(t <= critical),
+                            with_seed_spread=bool(seeds))
     return dict(seed_spread=spread, variants=out)
 
 
@@ -156,7 +167,7 @@ def markdown(summary):
     spread = summary["comparison"].get("seed_spread")
     share = f"{KL_SHARE:.0%}"
     lines = [f"| variant | settings | ν ± s.e. | r² | ν_AU | ν_per AU | ν_U{share} | "
-             f"ν_per U{share} | Δν vs {REFERENCE} | error of Δν | t (critical) | "
+             f"ν_per U{share} | Δν vs {REFERENCE} (paired) | error of Δν | t (critical) | "
              f"agrees ({CONFIDENCE:.0%}) |", "|---" * 12 + "|"]
     for variant, entry in summary["variants"].items():
         fit, c = entry["fit"], comparison.get(variant)
@@ -164,15 +175,16 @@ def markdown(summary):
         split = [f"{entry[key]['nu']:.3f}" if entry[key] else "–"
                  for key in ("fit_active_units", "fit_per_unit", "fit_units_holding",
                              "fit_per_unit_holding")]
-        versus = ([f"{c['delta_nu']:+.3f}", f"{c['error']:.3f}" + ("" if c["with_seed_spread"]
-                   else " (fits only)"), f"{c['t']:.2f} ({c['critical_t']:.2f})",
-                   "yes" if c["agrees"] else "no"] if c else ["–"] * 4)
+        versus = ([f"{c['delta_nu']:+.3f} ± {c['stderr']:.3f}", f"{c['error']:.3f}"
+                   + ("" if c["with_seed_spread"] else " (paired s.e. only)"),
+                   f"{c['t']:.2f} ({c['critical_t']:.2f})", "yes" if c["agrees"] else "no"]
+                  if c else ["–"] * 4)
         lines.append(f"| {variant} | {settings} | {fit['nu']:.3f} ± {fit['nu_stderr']:.3f} "
                      f"| {fit['r_squared']:.4f} | " + " | ".join(split + versus) + " |")
     if spread is not None:
-        lines += ["", f"Seed spread d = |ν({REFERENCE}) − ν({SECOND_SEED})| = {spread:.3f}; the "
-                  "error of Δν is sqrt(s.e.₁² + s.e.₂² + d²) (for the second seed, the fits' "
-                  "standard errors only)."]
+        lines += ["", f"Δν: minus the slope of log(D_KL / D_KL of {REFERENCE}) on log σ, with "
+                  f"its standard error. Seed spread d = |Δν({SECOND_SEED})| = {spread:.3f}; the "
+                  "error of Δν is sqrt(s.e.² + d²) (for the second seed, its s.e. only)."]
     lines += ["", f"| variant | σ | ⟨D_KL⟩ | ⟨MSE⟩ | ⟨L⟩ | AU | D_KL / AU | U{share} | "
               f"D_KL / U{share} |", "|---" * 9 + "|"]
     for variant, entry in summary["variants"].items():
