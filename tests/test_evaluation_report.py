@@ -44,3 +44,11 @@ def test_the_plot_draws_every_noise_model_and_a_model_without_scale(tmp_path, rn
         [results["σ=0.5"]["active_units"]], [results["α=0.5"]["active_units"]]]
     assert len(au_axes.lines) == 3
     assert [len(line.get_ydata()) for line in spectrum_axes.lines] == [4, 4, 4]
+
+
+def test_the_committed_report_is_what_the_library_writes_from_its_json():
+    from conftest import REPO
+
+    stem = REPO / "docs" / "evaluation" / "evaluation"
+    results = json.loads(stem.with_suffix(".json").read_text())
+    assert evaluation_report.markdown_table(results) == stem.with_suffix(".md").read_text()

@@ -185,3 +185,17 @@ def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist
     stamp = os.path.getmtime(tmp_path / "cpu" / "sigma_vae_0.6" / "last.keras")
     run_example("universality.py", *flags)
     assert os.path.getmtime(tmp_path / "cpu" / "sigma_vae_0.6" / "last.keras") == stamp
+
+
+def test_the_committed_report_is_what_the_library_writes_from_its_json():
+    from conftest import REPO
+
+    stem = REPO / "docs" / "universality" / "universality"
+    summary = json.loads(stem.with_suffix(".json").read_text())
+    assert universality.markdown(summary) == stem.with_suffix(".md").read_text()
+    # Its comparison is the one the library computes from its rows today.
+    rows = {variant: entry["rows"] for variant, entry in summary["variants"].items()}
+    again = universality.summarize(rows)["comparison"]
+    assert again["seed_spread"] == pytest.approx(summary["comparison"]["seed_spread"])
+    for variant, entry in summary["comparison"]["variants"].items():
+        assert again["variants"][variant] == pytest.approx(entry)
