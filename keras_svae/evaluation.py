@@ -117,12 +117,12 @@ def latent_activity(model, x, batch_size=500):
 
 def active_units(model, x, threshold=ACTIVE_THRESHOLD, batch_size=500):
     """How many latent units have Cov_x(E_q[z_j]) > threshold (Burda et al. 2016)."""
-    return int(np.sum(is_active(latent_activity(model, x, batch_size), threshold)))
+    return count_active(latent_activity(model, x, batch_size), threshold)
 
 
-def is_active(activity, threshold=ACTIVE_THRESHOLD):
-    """Which units of `latent_activity`'s Cov_x(E_q[z_j]) are active (Burda et al. 2016)."""
-    return np.asarray(activity) > threshold
+def count_active(activity, threshold=ACTIVE_THRESHOLD):
+    """How many of `latent_activity`'s Cov_x(E_q[z_j]) exceed threshold (Burda et al. 2016)."""
+    return int(np.sum(np.asarray(activity) > threshold))
 
 
 def kl_per_dimension(model, x, batch_size=500):

@@ -236,8 +236,6 @@ def compile_settings(config, replicas=1):
     lives on another device), and the strategy itself already runs one
     compiled graph per replica.
     """
-    if config.jit_compile not in JIT_COMPILE:
-        raise ValueError(f"jit_compile must be one of {JIT_COMPILE}, got {config.jit_compile!r}.")
     if config.steps_per_execution < 0:
         raise ValueError(
             f"steps_per_execution must be >= 0 (0: the fastest), got {config.steps_per_execution}."

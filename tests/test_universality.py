@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
+from keras_svae import data, evaluation
 from keras_svae.experiments import universality
 
 SIGMAS = np.array([0.1, 0.2, 0.3, 0.5, 0.9])
@@ -174,11 +175,19 @@ def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist
                                   / "last.keras")
     assert mlp.encoder.features.convs == [] and mlp.latent_dim == 8
     assert (tmp_path / "cpu" / "sigma_vae_0.6" / "metrics.json").exists()
-    for entry in summary["variants"].values():
+    images = data.load_mnist("test", path=mnist_path)[0][:300]
+    for variant, entry in summary["variants"].items():
         assert [r["scale"] for r in entry["rows"]] == [0.3, 0.6, 0.9]
+        root = tmp_path if variant == "convnet" else tmp_path / "universality" / variant
         for row in entry["rows"]:
-            assert 0 <= row["active_units"] <= 8 and row["images"] == 300
-            assert 1 <= row["units_holding_kl"] <= 8
+            assert row["images"] == 300
+            # The counts are the saved model's own, on the same 300 test images.
+            model = keras.saving.load_model(root / "cpu" / f"sigma_vae_{row['scale']:g}"
+                                            / "last.keras")
+            spectrum = evaluation.kl_per_dimension(model, images)
+            assert row["active_units"] == model.active_units(images)
+            assert row["units_holding_kl"] == universality.units_holding(spectrum)
+            assert row["kl_of_images"] == pytest.approx(spectrum.sum(), rel=1e-6)
             # The KL the fit reads is the run's own test KL (the same 300 images).
             assert row["kl_of_images"] == pytest.approx(row["kl"], rel=1e-3)
     # A rerun finds every model trained.

@@ -20,6 +20,8 @@ The package has three layers, each importing only the ones below it:
   - `figures`: Figures 2-6 and Appendix C;
   - `smoothing`: randomized-smoothing prediction and certification (Section 6);
   - `universality`: nu per network (Remark 3's universality question);
+  - `evaluation_report`: log p(x), AU and the KL spectrum of trained models, with panels;
+  - `report_files`: the JSON, markdown and plot files every report writes;
   - `cli`: the flags the example binaries share.
 
 `runs`' names are also here (`experiments.train`, `experiments.TrainedModels`, ...),

@@ -31,6 +31,7 @@ from keras_svae import seeding
 from keras_svae import training
 from keras_svae.experiments import classifier as classifier_lib
 from keras_svae.experiments import robustness
+from keras_svae.experiments import report_files
 from keras_svae.experiments import smoothing
 
 FRONT_ENDS = ("identity", "deen", "vae_sample", "vae_mean", "vae_average")
@@ -243,9 +244,7 @@ def plot(summaries, path, title):
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    report_files.save_figure(fig, path)
 
 
 CLASSIFIERS = ("clean", "noise", "finetuned")

@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_svae import evaluation
 from keras_svae import images as grids  # `images` names the data here.
+from keras_svae.experiments import report_files
 from keras_svae.experiments import scaling_laws
 
 
@@ -29,7 +30,7 @@ def evaluate(model, images, k=1000, seed=0):
         log_px=float(log_px.mean()), elbo=float(elbo.mean()),
         log_px_bits_per_dim=float(evaluation.bits_per_dim(log_px, model.data_shape).mean()),
         elbo_bits_per_dim=float(evaluation.bits_per_dim(elbo, model.data_shape).mean()),
-        active_units=int(np.sum(evaluation.is_active(activity))),
+        active_units=evaluation.count_active(activity),
         latent_dim=int(model.latent_dim), kl=float(spectrum.sum()),
         kl_per_dimension=[float(v) for v in np.sort(spectrum)[::-1]],
         activity=[float(v) for v in np.sort(activity)[::-1]])
@@ -75,10 +76,7 @@ def plot(results, path):
               title="KL spectrum")
     left.legend(fontsize=7)
     right.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return fig
+    return report_files.save_figure(fig, path)
 
 
 def read_report(stem):
@@ -92,12 +90,8 @@ def read_report(stem):
 def write_report(results, stem):
     """<stem>.json, <stem>.md and <stem>.png from {model name: `evaluate`'s result}; returns
     the table."""
-    with open(stem + ".json", "w") as f:
-        json.dump(results, f, indent=2)
     table = markdown_table(results)
-    with open(stem + ".md", "w") as f:
-        f.write(table)
-    plot(results, stem + ".png")
+    report_files.write(stem, results, table, lambda path: plot(results, path))
     return table
 
 
@@ -108,9 +102,7 @@ def _save(path, image, title):
     fig, ax = plt.subplots(figsize=(max(4.0, width / 40), max(1.5, height / 40) + 0.5), dpi=120)
     grids.show(ax, image)
     ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    report_files.save_figure(fig, path)
 
 
 def write_panels(model, images, stem, name, units=5, steps=10):

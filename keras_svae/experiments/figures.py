@@ -32,6 +32,7 @@ from keras_svae import corruption
 from keras_svae import images as grids  # `images` names the data here.
 from keras_svae import seeding
 from keras_svae.experiments import paper
+from keras_svae.experiments import report_files
 
 FIGURES = ("fig2_gaussian", "fig2_laplace", "fig3_laplace", "fig4_gaussian", "fig5_sigmas",
            "fig6_salt_and_pepper", "appendix_c_samples")
@@ -49,9 +50,7 @@ def save_panels(path, panels, columns, title):
         grids.show(ax, grids.tile(grids.in_rows(images, columns)))
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    report_files.save_figure(fig, path)
 
 
 def streams(seed, figure):

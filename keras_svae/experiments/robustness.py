@@ -18,7 +18,6 @@ paper's comparison; `write_report` writes a noise type's tables, JSON and
 plot.
 """
 
-import json
 
 import keras
 import numpy as np
@@ -27,6 +26,7 @@ from keras import ops
 from keras_svae import corruption
 from keras_svae import seeding
 from keras_svae.experiments import classifier as classifier_lib
+from keras_svae.experiments import report_files
 
 NOISES = corruption.NOISES
 # The levels of the robustness curves: sigma, alpha and p. Gaussian adds 0.9,
@@ -153,20 +153,14 @@ def plot(noise, rows, path):
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"MNIST test set under {noise.replace('_', '-')} noise")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    report_files.save_figure(fig, path)
 
 
 def write_report(stem, report):
     """Writes `report` (noise, rows, clean_accuracy, ...) to <stem>.json, its tables to
     <stem>.md and its curves to <stem>.png; returns the tables."""
-    with open(stem + ".json", "w") as f:
-        json.dump(report, f, indent=2)
     text = tables(report["noise"], report["rows"])
-    with open(stem + ".md", "w") as f:
-        f.write("Classifier accuracy on the clean test images: "
-                f"{100 * report['clean_accuracy']:.2f}%\n\n")
-        f.write(text)
-    plot(report["noise"], report["rows"], stem + ".png")
+    report_files.write(stem, report, "Classifier accuracy on the clean test images: "
+                       f"{100 * report['clean_accuracy']:.2f}%\n\n" + text,
+                       lambda path: plot(report["noise"], report["rows"], path))
     return text

@@ -15,12 +15,12 @@ writes the summary as JSON, a markdown table beside the paper's values
 """
 
 import dataclasses
-import json
 
 import numpy as np
 
 from keras_svae.experiments import paper
 from keras_svae.experiments import power_law
+from keras_svae.experiments import report_files
 
 # The sweeps: the noise models the paper has tables for (sigma-VAEs and alpha-VAEs; each
 # noise's VAE is `training.model_of(noise)`).
@@ -130,17 +130,11 @@ def plot(summary, path):
     ax.set_ylabel("⟨D_KL[q(z|x) ‖ p(z)]⟩ (nats)")
     ax.set_title(f"{s}-VAE on MNIST: D_KL ~ {s}$^{{-ν}}$")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    report_files.save_figure(fig, path)
 
 
 def write_report(summary, stem):
     """Writes <stem>.json, <stem>.md (the table) and <stem>.png; returns the table."""
-    with open(stem + ".json", "w") as f:
-        json.dump(summary, f, indent=2)
     table = markdown_table(summary)
-    with open(stem + ".md", "w") as f:
-        f.write(table)
-    plot(summary, stem + ".png")
+    report_files.write(stem, summary, table, lambda path: plot(summary, path))
     return table

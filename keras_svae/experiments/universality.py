@@ -32,7 +32,6 @@ is judged against its paired standard error alone (it defines d).
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -40,6 +39,7 @@ from scipy import stats
 
 from keras_svae import evaluation
 from keras_svae.experiments import power_law
+from keras_svae.experiments import report_files
 from keras_svae.experiments import runs
 
 # The overrides of the cpu schedule's sigma-VAE that make each variant. "convnet" is the
@@ -93,7 +93,7 @@ def measure(model, run, images):
     activity, spectrum = evaluation.latent_statistics(model, images)
     return dict(scale=float(model.scale), kl=float(run.metrics["kl"]),
                 mse=float(run.metrics["mse"]), elbo=float(run.metrics["elbo"]),
-                active_units=int(np.sum(evaluation.is_active(activity))),
+                active_units=evaluation.count_active(activity),
                 units_holding_kl=units_holding(spectrum),
                 latent_dim=int(model.latent_dim), kl_of_images=float(spectrum.sum()),
                 images=len(images))
@@ -121,8 +121,7 @@ def summarize(rows):
 
 
 def _fit(scales, values):
-    fit = dataclasses.asdict(power_law.fit_power_law(scales, values))
-    return dict(fit, points=len(scales))
+    return dataclasses.asdict(power_law.fit_power_law(scales, values))
 
 
 def paired_difference(rows, reference_rows):
@@ -214,7 +213,7 @@ def plot(summary, path):
     for variant, entry in summary["variants"].items():
         scales = np.array([r["scale"] for r in entry["rows"]])
         kl = [r["kl_of_images"] for r in entry["rows"]]
-        fit = {k: v for k, v in entry["fit"].items() if k != "points"}
+        fit = entry["fit"]
         line, = left.loglog(scales, kl, "o", label=f"{variant}: ν = {fit['nu']:.3f} ± "
                             f"{fit['nu_stderr']:.3f}")
         grid = np.geomspace(scales.min(), scales.max(), 50)
@@ -229,20 +228,13 @@ def plot(summary, path):
               "of the KL")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return fig
+    return report_files.save_figure(fig, path)
 
 
 def write_report(summary, stem):
     """<stem>.json, <stem>.md and <stem>.png; returns the markdown."""
-    with open(stem + ".json", "w") as f:
-        json.dump(summary, f, indent=2)
     text = markdown(summary)
-    with open(stem + ".md", "w") as f:
-        f.write(text)
-    plot(summary, stem + ".png")
+    report_files.write(stem, summary, text, lambda path: plot(summary, path))
     return text
 
 
