@@ -9,6 +9,7 @@ inherit the result through the environment. With none available, every test
 that needs MNIST fails with `data.HOW_TO_PROVIDE`.
 """
 
+import importlib.util
 import os
 import pathlib
 import tempfile
@@ -38,6 +39,18 @@ if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
 
     # Under pytest-xdist every core runs a worker: one thread each, not one per core each.
     torch.set_num_threads(1)
+
+
+# Glue tests run the example binaries and the experiments end to end: they call only units
+# that the rest of the suite tests on every backend, so they run once, on the backend whose
+# tiny models train fastest here (no compilation: measured side by side, the three slowest
+# took 630 s on torch and 985 s on TensorFlow). This keeps the suite's time on CI bounded.
+# Without torch installed (README: TensorFlow alone runs everything), on TensorFlow.
+GLUE_BACKEND = "torch" if importlib.util.find_spec("torch") else "tensorflow"
+glue = pytest.mark.skipif(
+    keras.backend.backend() != GLUE_BACKEND,
+    reason=f"Glue over backend-independent units, tested on every backend; it runs once, on "
+           f"{GLUE_BACKEND} (tests/conftest.py, GLUE_BACKEND).")
 
 
 def find_mnist(shared=SHARED_MNIST, cache_dir=None):

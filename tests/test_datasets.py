@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import REPO
+from conftest import REPO, glue
 from keras_svae import data, seeding
 
 
@@ -65,9 +65,7 @@ with tfds.testing.mock_data(num_examples=48):
 """
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="One end-to-end run of the example; the loading path is the same on "
-                           "every backend (tested above).")
+@glue  # The loading path is the same on every backend (tested above).
 def test_train_example_trains_on_cifar10_by_name(tmp_path):
     script = TRAIN_ON_MOCK_CIFAR.format(train=str(REPO / "examples" / "train.py"))
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run")],

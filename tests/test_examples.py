@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
-from conftest import REPO, to_numpy
+from conftest import REPO, glue, to_numpy
+
+pytestmark = glue  # Each test runs an example binary: glue, run once.
 
 TINY = ["--epochs=1", "--train_size=256", "--test_size=300", "--batch_size=64", "--latent_dim=8"]
 
@@ -74,9 +76,6 @@ def test_equivalence_example_prints_the_pair_report(mnist_path):
                                                             rel=1e-4)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="Glue over the package's backend-independent units, which run on every "
-                           "backend; it trains 8 tiny models, 3 minutes of JAX compilation.")
 def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path):
     """scaling_laws, figures and robustness share one root of trained models."""
     tiny = ["--epochs=1", "--train_size=128", "--test_size=100", "--latent_dim=8",

@@ -1,7 +1,6 @@
 """Short fits on real MNIST: the loss falls, and D_KL falls as sigma rises (Table 1)."""
 
 import keras
-import numpy as np
 import pytest
 
 from keras_svae import SigmaVAE, data

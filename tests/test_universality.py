@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
+from conftest import glue
 from keras_svae import data, evaluation
 from keras_svae.experiments import universality
 
@@ -158,9 +159,7 @@ def test_variants_live_apart_and_their_settings_win(tmp_path):
     assert universality.trained_models("r", "no_downsampling").config("sigma_vae", 0.5).strides == 1
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="Glue over backend-independent units (tested above and in "
-                           "test_evaluation on every backend); it trains 6 tiny models.")
+@glue  # It trains 6 tiny models.
 def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist_path):
     from test_examples import run_example
 
