@@ -47,6 +47,10 @@ if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
 # took 630 s on torch and 985 s on TensorFlow). This keeps the suite's time on CI bounded.
 # Without torch installed (README: TensorFlow alone runs everything), on TensorFlow.
 GLUE_BACKEND = "torch" if importlib.util.find_spec("torch") else "tensorflow"
+# For tests of bookkeeping around training (resume, retrain, time limits), not of the compiled
+# step: TrainConfig overrides that skip TensorFlow's XLA compilation, which dominates its tiny
+# runs. Empty elsewhere: JAX without jit would be slower, and torch compiles nothing.
+WITHOUT_XLA = dict(jit_compile="false") if keras.backend.backend() == "tensorflow" else {}
 glue = pytest.mark.skipif(
     keras.backend.backend() != GLUE_BACKEND,
     reason=f"Glue over backend-independent units, tested on every backend; it runs once, on "

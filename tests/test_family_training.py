@@ -9,16 +9,14 @@ import numpy as np
 import pytest
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
-from conftest import to_numpy
+from conftest import WITHOUT_XLA, to_numpy
 from keras_svae import data, family_training, training, vae
 from keras_svae.experiments import runs
 
 TINY = dict(epochs=2, batch_size=16, train_size=48, test_size=32, latent_dim=4, verbose=0)
-# For the tests of the training loop's bookkeeping (retrain, time limit, divergence, the
-# metrics it records), not of the compiled step: on TensorFlow, without XLA's compilation,
-# the tiny runs take 60% of the time (JAX without jit would be slower, torch has none). The
-# first test keeps the default compilation.
-LOOP = dict(TINY, jit_compile="false") if keras.backend.backend() == "tensorflow" else TINY
+# The tests of the loop's bookkeeping (retrain, time limit, divergence, the recorded metrics);
+# the first test keeps the default compilation.
+LOOP = dict(TINY, **WITHOUT_XLA)
 MEMBERS = [("sigma_vae", 0.3), ("alpha_vae", 0.5)]
 
 

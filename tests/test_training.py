@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
-from conftest import REPO
+from conftest import REPO, WITHOUT_XLA
 from keras_svae import training
 from keras_svae.training import TrainConfig
 
@@ -100,10 +100,7 @@ def test_divergence_raises_and_does_not_mark_the_run_finished(tmp_path, mnist_pa
 
 FLAGS = ["--model=sigma_vae", "--sigma=0.9", "--epochs=3", "--batch_size=32", "--train_size=1024",
          "--test_size=100", "--latent_dim=8", "--verbose=0", "--seed=3"]
-if keras.backend.backend() == "tensorflow":
-    # What is tested is the resume, not the compiled step: three processes, each of which
-    # would spend most of its time in XLA's compilation (the slowest TF test otherwise).
-    FLAGS.append("--jit_compile=false")
+FLAGS += [f"--{name}={value}" for name, value in WITHOUT_XLA.items()]  # It tests the resume.
 
 
 def train_command(outdir, mnist_path):
