@@ -28,6 +28,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_svae import data  # noqa: E402
+from tensorboard.compat.proto.event_pb2 import Event  # noqa: E402
+from tensorboard.summary.writer.record_writer import RecordWriter  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
@@ -130,3 +132,21 @@ def assert_weights_equal(model, before):
 # A small network of the same family, for fast tests.
 SMALL = dict(data_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encoder_units=16,
              decoder_units=32)
+
+
+def write_process(log_dir, pid, start, epochs=(), tag="epoch_loss"):
+    """One training process's event file under <log_dir>/train: its first event at `start`
+    (the writer opening), then one `tag` event per (epoch, wall time) in `epochs`."""
+    folder = os.path.join(log_dir, "train")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"events.out.tfevents.{int(start)}.host.{pid}.0.v2")
+    events = [Event(wall_time=start, file_version="brain.Event:2")]
+    for step, wall in epochs:
+        event = Event(wall_time=wall, step=step)
+        event.summary.value.add(tag=tag, simple_value=1.0)
+        events.append(event)
+    with open(path, "wb") as f:
+        writer = RecordWriter(f)
+        for event in events:
+            writer.write(event.SerializeToString())
+        writer.flush()

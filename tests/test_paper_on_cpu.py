@@ -8,11 +8,14 @@ import os
 
 import pytest
 
+from conftest import write_process
 from keras_svae.experiments import paper_on_cpu, runs
 
 
 def fake_run(root, model, scale, epochs=100, kl=20.0, **overrides):
-    """A run folder as `runs.train` leaves it, without training."""
+    """A run folder as `runs.train` leaves it, without training: trained by two processes
+    (a resume), 60 s per epoch, 10 s to open the writers; 3600 s in metrics.json, the
+    last process's share."""
     config = runs.config_for(model, scale, "paper", **overrides)
     folder = os.path.join(root, "paper", runs.run_name(model, scale))
     os.makedirs(folder, exist_ok=True)
@@ -23,6 +26,11 @@ def fake_run(root, model, scale, epochs=100, kl=20.0, **overrides):
         writer = csv.writer(f)
         writer.writerow(["epoch", "loss"])
         writer.writerows([[e, 1.0] for e in range(epochs)])
+    half = epochs // 2
+    for pid, first in ((1, 0), (2, half)):
+        start = 1000.0 * pid * epochs
+        write_process(os.path.join(folder, "logs"), pid, start, [
+            (first + k, start + 10.0 + 60.0 * (k + 1)) for k in range(epochs - half)])
 
 
 def test_only_a_whole_paper_schedule_is_finished(tmp_path):
@@ -51,10 +59,14 @@ def test_reports_say_how_many_models_they_hold(tmp_path):
     assert record["elbo_with_constant"] == pytest.approx(
         record["test"]["elbo"] - 392 * math.log(2 * math.pi * 0.01))
     assert "keras" in record["versions"] and record["device"] == "test CPU"
+    # Both processes' time (2 x (10 + 50 x 60) s), not metrics.json's last one.
+    assert record["wall_seconds"] == pytest.approx(2 * (10 + 50 * 60))
+    assert record["training_processes"] == 2 and record["median_epoch_seconds"] == 60
     assert os.path.exists(os.path.join(docs, "paper", "sigma_vae_0.1", "history.csv"))
     assert paper_on_cpu.write_reports(docs) == {"gaussian": 2, "laplace": 0}
     table = open(os.path.join(docs, "scaling_gaussian_paper.md")).read()
     assert "**2 of 9 models**" in table and "not fitted (2 scales" in table
+    assert "| 6020 |" in table and "the median epoch took 60-60 s" in table
     assert not os.path.exists(os.path.join(docs, "scaling_laplace_paper.md"))
     rows = json.load(open(os.path.join(docs, "scaling_gaussian_paper.json")))["rows"]
     assert [r["scale"] for r in rows] == [0.1, 0.9]

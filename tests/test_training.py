@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
 from conftest import REPO, WITHOUT_XLA
-from keras_svae import training
+from keras_svae import training, training_time
 from keras_svae.training import TrainConfig
 
 
@@ -66,6 +66,15 @@ def test_tensorboard_has_scalars_images_and_hparams(finished_run):
     recorded = start.session_start_info.hparams
     assert recorded["model"].string_value == "sigma_vae"
     assert recorded["sigma"].number_value == pytest.approx(0.9)
+
+
+def test_the_training_time_read_from_the_logs_fits_in_the_runs_wall_time(finished_run):
+    outdir, _ = finished_run
+    clock = training_time.from_logs(outdir / "logs")
+    assert clock["processes"] == 1 and clock["epochs"] == 2
+    wall = json.loads((outdir / "metrics.json").read_text())["wall_seconds"]
+    # Opening the writers to the last epoch: less than the whole call, not nothing.
+    assert 0 < clock["median_epoch_seconds"] <= clock["seconds"] < wall
 
 
 def test_run_folder_holds_checkpoints_history_and_metrics(finished_run):
@@ -166,6 +175,9 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, m
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert (json.loads((killed / "metrics.json").read_text())["test"]["loss"] == pytest.approx(
         json.loads((whole / "metrics.json").read_text())["test"]["loss"], rel=1e-5))
+    # Its training time counts both processes (metrics.json's wall time is the second's).
+    clock = training_time.from_logs(killed / "logs")
+    assert clock["processes"] == 2 and clock["epochs"] == 3
 
 
 # Compile settings ------------------------------------------------------------------------------

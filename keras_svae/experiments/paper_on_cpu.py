@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 
-from keras_svae import training
+from keras_svae import training, training_time
 from keras_svae.experiments import runs
 from keras_svae.experiments import scaling_laws
 
@@ -138,12 +138,15 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
         target = os.path.join(docs_dir, "paper", name)
         os.makedirs(target, exist_ok=True)
         test, config = record["test"], record["config"]
+        # Every process that trained it, not only the last (metrics.json's wall time).
+        clock = training_time.from_logs(os.path.join(root, SCHEDULE, name, "logs"))
         summary = dict(
             model=model, scale=scale, test=test,
             elbo_with_constant=test["elbo"] - _constant(model, scale),
             epochs_done=record["epochs_done"], batch_size=config["batch_size"],
             learning_rate=config["learning_rate"], seed=config["seed"],
-            wall_seconds=record.get("wall_seconds"), device=device, versions=versions(),
+            wall_seconds=clock["seconds"], median_epoch_seconds=clock["median_epoch_seconds"],
+            training_processes=clock["processes"], device=device, versions=versions(),
             backend=os.environ.get("KERAS_BACKEND", "tensorflow"), code=code, note=note,
             config=config)
         with open(os.path.join(target, "metrics.json"), "w") as f:
@@ -152,6 +155,16 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
                         os.path.join(target, "history.csv"))
         archived.append(name)
     return archived
+
+
+WALL_NOTE = ("The wall column adds up every process that trained the model, across sessions, from "
+             "its TensorBoard logs (`training_time`), pauses included; the median epoch took "
+             "{:.0f}-{:.0f} s")
+
+
+def _range(values):
+    values = list(values)
+    return min(values), max(values)
 
 
 def _constant(model, scale):
@@ -182,11 +195,14 @@ def write_reports(docs_dir):
                                          wall_seconds=[r["wall_seconds"] for r in records])
         for row, r in zip(summary["rows"], records):
             row.update(epochs_done=r["epochs_done"], batch_size=r["batch_size"],
-                       learning_rate=r["learning_rate"])
+                       learning_rate=r["learning_rate"],
+                       median_epoch_seconds=r["median_epoch_seconds"],
+                       training_processes=r["training_processes"])
         first = records[0]
         summary["models_of"] = len([s for m, s in ORDER if m == model])
         summary["schedule"] = dict(
             name=SCHEDULE, trained_as="one model per pinned single-threaded process",
+            wall=WALL_NOTE.format(*_range(r["median_epoch_seconds"] for r in records)),
             device=first["device"], epochs_done=min(r["epochs_done"] for r in records),
             **{k: first["config"][k] for k in ("epochs", "batch_size", "learning_rate",
                                                 "train_size", "test_size", "latent_dim",

@@ -95,6 +95,8 @@ def markdown_table(summary):
                   f"{schedule['batch_size']}, Adam {schedule['learning_rate']:g}; trained "
                   f"{schedule.get('trained_as', 'one model after another')}"
                   + (f" on {schedule['device']}" if schedule.get("device") else "") + "."]
+        if schedule.get("wall"):
+            lines[-1] += f" {schedule['wall']}."
     if summary.get("models_of"):
         lines = [f"**{len(summary['rows'])} of {summary['models_of']} models** (the others have "
                  "not finished their epochs).", ""] + lines
