@@ -47,7 +47,14 @@ def folders():
         model, _, scale = pair.partition(":")
         name = runs.run_name(model, float(scale) if scale else None)
         chosen.append(os.path.join(FLAGS.root, FLAGS.schedule, name))
-    return chosen + list(FLAGS.runs)
+    chosen += list(FLAGS.runs)
+    names = [os.path.basename(os.path.normpath(folder)) for folder in chosen]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:  # The report is keyed by run name: one would overwrite the other.
+        raise app.UsageError(f"Two chosen runs share the name {', '.join(twice)} (for instance "
+                             "the same model on two schedules): evaluate them into separate "
+                             "--report_dir folders.")
+    return chosen
 
 
 def main(argv):

@@ -189,6 +189,16 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
     assert again["alpha_vae_0.9"]["noise"] == "laplace" and again["alpha_vae_0.9"]["k"] == 20
 
 
+def test_evaluate_refuses_two_runs_of_one_name(tmp_path):
+    # Its report is keyed by run name: the cpu and paper schedules' sigma_vae_0.1 would collide.
+    twice = f"--runs={tmp_path / 'cpu' / 'sigma_vae_0.1'},{tmp_path / 'paper' / 'sigma_vae_0.1'}"
+    result = subprocess.run([sys.executable, str(REPO / "examples" / "evaluate.py"), twice,
+                             f"--report_dir={tmp_path / 'report'}"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "share the name sigma_vae_0.1" in result.stderr
+    assert not (tmp_path / "report").exists()
+
+
 def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):
     """README's "Reproducing the paper on a GPU" at a tiny size: 6 members, 2 epochs."""
     tiny = ["--scales=0.1,0.5,0.9", "--train_size=32", "--test_size=32", "--batch_size=16",
