@@ -32,7 +32,7 @@ flags.DEFINE_string("root", "runs", "Trained models live in <root>/<schedule>/."
 flags.DEFINE_enum("schedule", "cpu", list(runs.SCHEDULES), "The schedule of --models.")
 flags.DEFINE_list("models", [], "model:scale pairs (vanilla_vae without a scale).")
 flags.DEFINE_list("runs", [], "Run folders (each with last.keras), instead of or beside --models.")
-flags.DEFINE_string("data", None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
+training.define_flags(flags.FLAGS, ("data",))  # TrainConfig's own --data.
 flags.DEFINE_integer("k", 1000, "Importance samples per image.")
 flags.DEFINE_integer("images", 1000, "The first N test images.")
 flags.DEFINE_integer("seed", 0, "Seed of the importance samples.")

@@ -18,20 +18,21 @@ import sys
 from absl import app
 from absl import flags
 
+from keras_svae import training
 from keras_svae.experiments import paper_on_cpu
 
 flags.DEFINE_string("root", None, "Run folders live in <root>/paper/ (keep it outside the "
                     "work tree: a later session resumes from it).", required=True)
-flags.DEFINE_string("data", None, "Keras-layout mnist.npz; default $KERAS_SVAE_MNIST, then tfds.")
 flags.DEFINE_integer("workers", 2, "Pinned trainers, one per core.")
 flags.DEFINE_string("report_dir", None, "Where the finished models and the reports go.")
 flags.DEFINE_string("code", None, "The package version (commit) that trained the models, "
                     "recorded with them.")
 flags.DEFINE_string("note", None, "Anything else the archived records should say.")
 flags.DEFINE_bool("archive_only", False, "Archive and report what finished; train nothing.")
-flags.DEFINE_integer("train_size", 0, "Train on the first N images only (a quick check; such "
-                     "models are never archived as the paper's).")
-flags.DEFINE_integer("epochs", None, "Override the epochs (a quick check; never archived).")
+# TrainConfig's own flags; a smaller --train_size or --epochs is a quick check, never archived.
+training.define_flags(flags.FLAGS, ("data", "train_size", "epochs"), {
+    "train_size": (0, "A quick check: such models are never archived as the paper's."),
+    "epochs": (None, "Default: the paper's 100; fewer is a quick check, never archived.")})
 flags.DEFINE_bool("worker", False, "Internal: be one trainer.")
 FLAGS = flags.FLAGS
 

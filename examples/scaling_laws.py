@@ -34,7 +34,7 @@ cli.define_model_flags()
 flags.DEFINE_enum("noise", "gaussian", list(scaling_laws.NOISES),
                   "gaussian: sigma-VAEs; laplace: alpha-VAEs.")
 flags.DEFINE_list("scales", [f"{s:g}" for s in paper.SCALES], "The sigmas (alphas).")
-flags.DEFINE_integer("seed", 0, "Random seed (the same for every scale).")
+training.define_flags(flags.FLAGS, ("seed",), {"seed": (0, "The same for every scale.")})
 flags.DEFINE_bool("family", False, "Train the sweep as one SigmaVAEFamily instead of one model "
                   "after another.")
 flags.DEFINE_enum("data_order", "auto", list(family_training.DATA_ORDERS), "With --family: every "

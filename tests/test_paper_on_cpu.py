@@ -5,10 +5,12 @@ import dataclasses
 import json
 import math
 import os
+import subprocess
+import sys
 
 import pytest
 
-from conftest import write_process
+from conftest import REPO, glue, write_process
 from keras_svae.experiments import paper_on_cpu, runs
 
 
@@ -101,3 +103,20 @@ def test_the_order_is_the_issues_and_complete():
 def test_more_workers_than_cores_is_refused(tmp_path):
     with pytest.raises(ValueError, match="one per core"):
         paper_on_cpu.launch(["true"], str(tmp_path), workers=(os.cpu_count() or 1) + 1)
+
+
+@glue
+def test_the_archive_command_archives_and_reports_what_finished(tmp_path):
+    """examples/paper_on_cpu.py --archive_only: its flags, then `archive` and `write_reports`."""
+    root, docs = tmp_path / "runs", tmp_path / "docs"
+    fake_run(str(root), "alpha_vae", 0.1, kl=70.0)
+    fake_run(str(root), "alpha_vae", 0.9, epochs=30)  # Unfinished: not archived.
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "paper_on_cpu.py"), "--archive_only",
+         f"--root={root}", f"--report_dir={docs}", "--code=abc", "--note=a test"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "archived: ['alpha_vae_0.1']" in result.stdout
+    record = json.load(open(docs / "paper" / "alpha_vae_0.1" / "metrics.json"))
+    assert record["code"] == "abc" and record["note"] == "a test"
+    assert "**1 of 9 models**" in (docs / "scaling_laplace_paper.md").read_text()
