@@ -7,7 +7,9 @@ under <run>/logs/train, with one "epoch_loss" event per finished epoch (Keras's
 TensorBoard callback). A process's training time is from its file's first
 event (the writer opens at the start of training) to its last finished epoch;
 the run's is their sum. Time after a process's last finished epoch (work a kill
-threw away) and processes that finished no epoch are not counted. Time a
+threw away) and processes that finished no epoch are not counted; nor are the
+epochs a killed process had not yet flushed to its file (the writer flushes
+every two minutes and when training ends). Time a
 process stood still while alive (paused, or waiting for a shared core) is, so
 the median epoch is given beside the total: it is what a pause leaves alone.
 """
