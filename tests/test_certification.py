@@ -206,7 +206,7 @@ def test_the_trained_models_train_the_asked_architecture(tmp_path, rng):
     asked = []
 
     class TrainedModels:
-        folder = str(tmp_path)
+        folder, dataset, overrides = str(tmp_path), "mnist", {}
 
         def classifier(self, epochs, seed, noise_sigma=0.0, architecture="convnet"):
             asked.append((epochs, seed, noise_sigma, architecture))
@@ -222,6 +222,13 @@ def test_the_trained_models_train_the_asked_architecture(tmp_path, rng):
                      (3, 0, 0.0, "convnet")]
     assert (tmp_path / "classifier_finetuned_lenet_15epochs_identity_sigma0.5_seed0.keras").exists()
     assert (tmp_path / "classifier_finetuned_identity_sigma0.5_seed0.keras").exists()
+    # Other data, or part of it: a file of its own, never the MNIST one.
+    other = TrainedModels()
+    other.dataset, other.overrides = "fashion_mnist", {"train_size": 8}
+    certification.classifier_for("finetuned", other, *args[1:])
+    assert len(asked) == 5  # A clean classifier to fine-tune was asked for: nothing was loaded.
+    assert (tmp_path / "classifier_fashion_mnist_finetuned_identity_sigma0.5_8images_seed0.keras"
+            ).exists()
 
 
 def test_the_experiment_names_its_files_by_their_settings_and_resumes(tmp_path, mnist_path):

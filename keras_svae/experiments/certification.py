@@ -257,8 +257,8 @@ def classifier_for(name, models, sigma, front_name, front, train_images, train_l
     "clean": trained on clean images; "noise": trained with Gaussian noise at
     sigma (Cohen's baseline); "finetuned": the clean one fitted further on
     front(x + sigma eps) of the training images, cached beside the trained
-    models as classifier_<label>_<front_name>_sigma<sigma>_seed<seed>.keras with
-    `classifier_label` (e.g. classifier_finetuned_deen_sigma0.7_seed0.keras;
+    models as `finetuned_name` says, with `classifier_label` (e.g.
+    classifier_finetuned_deen_sigma0.7_seed0.keras;
     `front_name` should name the front-end's model too when it varies). All come
     from `models` (a `runs.TrainedModels`), trained there if missing; `architecture` is a
     key of `classifier.ARCHITECTURES`.
@@ -270,14 +270,23 @@ def classifier_for(name, models, sigma, front_name, front, train_images, train_l
     if name == "clean":
         return models.classifier(epochs, seed, architecture=architecture)
     label = classifier_label(name, architecture, epochs, finetune_epochs)
-    path = os.path.join(models.folder,
-                        f"classifier_{label}_{front_name}_sigma{sigma:g}_seed{seed}.keras")
+    path = os.path.join(models.folder, finetuned_name(models, label, front_name, sigma, seed))
     # Each models.classifier call returns its own copy, so fine-tuning it in place leaves
     # the clean classifier of the other combinations alone; a cached result needs none.
     base = None if os.path.exists(path) else models.classifier(epochs, seed,
                                                                architecture=architecture)
     return finetuned_classifier(path, base, front, train_images, train_labels, sigma,
                                 epochs=finetune_epochs, seed=seed)
+
+
+def finetuned_name(models, label, front_name, sigma, seed):
+    """The file of a fine-tuned classifier: its label, front-end, sigma and seed, and,
+    like `runs.classifier_name`, the dataset and the training-set size where they are not
+    MNIST's whole (so that a classifier of other data is never loaded for these)."""
+    dataset = "" if models.dataset == "mnist" else f"_{models.dataset}"
+    size = models.overrides.get("train_size", 0)
+    images = f"_{size}images" if size else ""
+    return f"classifier{dataset}_{label}_{front_name}_sigma{sigma:g}{images}_seed{seed}.keras"
 
 
 def classifier_settings(architecture="convnet", epochs=3, finetune_epochs=1):
