@@ -107,7 +107,7 @@ def test_divergence_raises_and_does_not_mark_the_run_finished(tmp_path, mnist_pa
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-FLAGS = ["--model=sigma_vae", "--sigma=0.9", "--epochs=3", "--batch_size=32", "--train_size=1024",
+FLAGS = ["--model=sigma_vae", "--sigma=0.9", "--epochs=3", "--batch_size=32", "--train_size=256",
          "--test_size=100", "--latent_dim=8", "--verbose=0", "--seed=3"]
 FLAGS += [f"--{name}={value}" for name, value in WITHOUT_XLA.items()]  # It tests the resume.
 
