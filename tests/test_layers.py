@@ -13,7 +13,7 @@ PACKAGE = REPO / "keras_svae"
 PRIMITIVES = {"imaginary_noise", "posterior", "networks", "input_gradient", "corruption", "data",
               "validation", "reductions", "random_state", "distribution",
               "seeding", "evaluation", "images"}
-MODELS = {"vae", "deen", "training", "callbacks", "family", "family_training"}
+MODELS = {"vae", "deen", "training", "callbacks", "family", "family_training", "training_time"}
 
 
 def imported(path):
