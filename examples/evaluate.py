@@ -62,10 +62,15 @@ def main(argv):
     chosen = folders()
     if not chosen:
         raise app.UsageError("Name the models: --models and/or --runs.")
-    images = data.load_mnist("test", path=FLAGS.data)[0][: FLAGS.images]
-    os.makedirs(FLAGS.report_dir, exist_ok=True)
     stem = os.path.join(FLAGS.report_dir, "evaluation")
     earlier = evaluation_report.read_report(stem)
+    for folder in chosen:  # A name the report holds for another model is never replaced.
+        name, path = os.path.basename(os.path.normpath(folder)), training.run_paths(folder).last
+        if earlier.get(name, {}).get("model_file", path) != path:
+            raise app.UsageError(f"{stem}.json holds {name} of {earlier[name]['model_file']}, "
+                                 f"not of {path}: evaluate it into another --report_dir.")
+    images = data.load_mnist("test", path=FLAGS.data)[0][: FLAGS.images]
+    os.makedirs(FLAGS.report_dir, exist_ok=True)
     results = {}
     for folder in chosen:
         path = training.run_paths(folder).last

@@ -190,13 +190,22 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
 
 
 def test_evaluate_refuses_two_runs_of_one_name(tmp_path):
-    # Its report is keyed by run name: the cpu and paper schedules' sigma_vae_0.1 would collide.
-    twice = f"--runs={tmp_path / 'cpu' / 'sigma_vae_0.1'},{tmp_path / 'paper' / 'sigma_vae_0.1'}"
-    result = subprocess.run([sys.executable, str(REPO / "examples" / "evaluate.py"), twice,
-                             f"--report_dir={tmp_path / 'report'}"],
-                            capture_output=True, text=True, timeout=600)
+    # Its report is keyed by run name: the cpu and paper schedules' sigma_vae_0.1 would collide,
+    # in one command or across two into one report.
+    def evaluate(*flags):
+        return subprocess.run([sys.executable, str(REPO / "examples" / "evaluate.py"), *flags],
+                              capture_output=True, text=True, timeout=600)
+
+    cpu, paper = tmp_path / "cpu" / "sigma_vae_0.1", tmp_path / "paper" / "sigma_vae_0.1"
+    result = evaluate(f"--runs={cpu},{paper}", f"--report_dir={tmp_path / 'report'}")
     assert result.returncode != 0 and "share the name sigma_vae_0.1" in result.stderr
     assert not (tmp_path / "report").exists()
+    report = tmp_path / "cpu_report"
+    report.mkdir()
+    (report / "evaluation.json").write_text(json.dumps(
+        {"sigma_vae_0.1": {"model_file": str(cpu / "last.keras")}}))
+    result = evaluate(f"--runs={paper}", f"--report_dir={report}")
+    assert result.returncode != 0 and f"holds sigma_vae_0.1 of {cpu / 'last.keras'}" in result.stderr
 
 
 def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):

@@ -138,15 +138,13 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
         target = os.path.join(docs_dir, "paper", name)
         os.makedirs(target, exist_ok=True)
         test, config = record["test"], record["config"]
-        # Every process that trained it, not only the last (metrics.json's wall time).
-        clock = training_time.from_logs(os.path.join(root, SCHEDULE, name, "logs"))
+        clock = _clock(os.path.join(root, SCHEDULE, name, "logs"), record)
         summary = dict(
             model=model, scale=scale, test=test,
             elbo_with_constant=test["elbo"] - _constant(model, scale),
             epochs_done=record["epochs_done"], batch_size=config["batch_size"],
             learning_rate=config["learning_rate"], seed=config["seed"],
-            wall_seconds=clock["seconds"], median_epoch_seconds=clock["median_epoch_seconds"],
-            training_processes=clock["processes"], device=device, versions=versions(),
+            **clock, device=device, versions=versions(),
             backend=os.environ.get("KERAS_BACKEND", "tensorflow"), code=code, note=note,
             config=config)
         with open(os.path.join(target, "metrics.json"), "w") as f:
@@ -157,14 +155,35 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
     return archived
 
 
-WALL_NOTE = ("The wall column adds up every process that trained the model, across sessions, from "
-             "its TensorBoard logs (`training_time`), pauses included; the median epoch took "
-             "{:.0f}-{:.0f} s")
+def _clock(log_dir, record):
+    """A model's training time: every process that trained it, across sessions, from its
+    TensorBoard logs (`training_time`); metrics.json's last call only, said so, where no
+    epoch reached those logs."""
+    try:
+        clock = training_time.from_logs(log_dir)
+    except FileNotFoundError:
+        return dict(wall_seconds=record.get("wall_seconds"), median_epoch_seconds=None,
+                    training_processes=None, wall_of="the last training call only")
+    return dict(wall_seconds=clock["seconds"], median_epoch_seconds=clock["median_epoch_seconds"],
+                training_processes=clock["processes"], wall_of="every training process")
 
 
-def _range(values):
-    values = list(values)
-    return min(values), max(values)
+def _wall_note(records):
+    """What the reports' wall column holds, and the median epochs' range."""
+    note = ("The wall column adds up, from the TensorBoard logs (`training_time`), every process "
+            "that trained a model across sessions: from its start to its last finished epoch, "
+            "including any time it stood paused, but not the time between processes")
+    unlogged = [f"{r['scale']:g}" for r in records if r.get("training_processes") is None]
+    if unlogged:
+        note += (f"; at {', '.join(unlogged)}, the last training call only (no epoch reached "
+                 "its logs)")
+    medians = sorted(r["median_epoch_seconds"] for r in records
+                     if r.get("median_epoch_seconds") is not None)
+    if medians:
+        low, high = f"{medians[0]:.0f}", f"{medians[-1]:.0f}"
+        spread = low if low == high else f"{low}-{high}"
+        note += f". The median epoch took {spread} s"
+    return note
 
 
 def _constant(model, scale):
@@ -196,13 +215,13 @@ def write_reports(docs_dir):
         for row, r in zip(summary["rows"], records):
             row.update(epochs_done=r["epochs_done"], batch_size=r["batch_size"],
                        learning_rate=r["learning_rate"],
-                       median_epoch_seconds=r["median_epoch_seconds"],
-                       training_processes=r["training_processes"])
+                       median_epoch_seconds=r.get("median_epoch_seconds"),
+                       training_processes=r.get("training_processes"))
         first = records[0]
         summary["models_of"] = len([s for m, s in ORDER if m == model])
         summary["schedule"] = dict(
             name=SCHEDULE, trained_as="one model per pinned single-threaded process",
-            wall=WALL_NOTE.format(*_range(r["median_epoch_seconds"] for r in records)),
+            wall=_wall_note(records),
             device=first["device"], epochs_done=min(r["epochs_done"] for r in records),
             **{k: first["config"][k] for k in ("epochs", "batch_size", "learning_rate",
                                                 "train_size", "test_size", "latent_dim",

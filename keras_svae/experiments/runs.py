@@ -279,7 +279,7 @@ def classifier_name(epochs=3, train_size=0, seed=0, noise_sigma=0.0, architectur
     classifier_lenet_noise0.7_20epochs_seed0. The ConvNet, the first architecture,
     goes unnamed: its files keep the names they had before there was a choice, and so
     does MNIST (another dataset is named first: classifier_cifar10_3epochs_seed0).
-    (A fine-tuned classifier's file is named by `certification.classifier_for`.)
+    (A fine-tuned classifier's file is named by `certification.finetuned_name`.)
     """
     arch = ("" if dataset == "mnist" else f"_{dataset}") + (
         "" if architecture == "convnet" else f"_{architecture}")
