@@ -40,6 +40,11 @@ flags.DEFINE_string("report_dir", None, "Where the report and panels go.", requi
 FLAGS = flags.FLAGS
 
 
+def report_name(folder):
+    """A run's name in the report: its folder's name (<root>/<schedule>/<run name>)."""
+    return os.path.basename(os.path.normpath(folder))
+
+
 def folders():
     """The run folders that --models and --runs name."""
     chosen = []
@@ -48,7 +53,7 @@ def folders():
         name = runs.run_name(model, float(scale) if scale else None)
         chosen.append(os.path.join(FLAGS.root, FLAGS.schedule, name))
     chosen += list(FLAGS.runs)
-    names = [os.path.basename(os.path.normpath(folder)) for folder in chosen]
+    names = [report_name(folder) for folder in chosen]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:  # The report is keyed by run name: one would overwrite the other.
         raise app.UsageError(f"Two chosen runs share the name {', '.join(twice)} (for instance "
@@ -65,7 +70,7 @@ def main(argv):
     stem = os.path.join(FLAGS.report_dir, "evaluation")
     earlier = evaluation_report.read_report(stem)
     for folder in chosen:  # A name the report holds for another model is never replaced.
-        name, path = os.path.basename(os.path.normpath(folder)), training.run_paths(folder).last
+        name, path = report_name(folder), training.run_paths(folder).last
         if earlier.get(name, {}).get("model_file", path) != path:
             raise app.UsageError(f"{stem}.json holds {name} of {earlier[name]['model_file']}, "
                                  f"not of {path}: evaluate it into another --report_dir.")
@@ -76,7 +81,7 @@ def main(argv):
         path = training.run_paths(folder).last
         if not os.path.exists(path):
             raise app.UsageError(f"No trained model at {path}.")
-        name = os.path.basename(os.path.normpath(folder))
+        name = report_name(folder)
         measured = dict(k=FLAGS.k, images=len(images), seed=FLAGS.seed, model_file=path,
                         model_mtime=os.path.getmtime(path))
         if all(earlier.get(name, {}).get(key) == value for key, value in measured.items()):

@@ -27,7 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from keras_svae import data  # noqa: E402
+from keras_svae import data, training_time  # noqa: E402
 from tensorboard.compat.proto.event_pb2 import Event  # noqa: E402
 from tensorboard.summary.writer.record_writer import RecordWriter  # noqa: E402
 
@@ -134,7 +134,7 @@ SMALL = dict(data_shape=(8, 8, 1), latent_dim=4, conv_channels=(4, 8, 8), encode
              decoder_units=32)
 
 
-def write_process(log_dir, pid, start, epochs=(), tag="epoch_loss"):
+def write_process(log_dir, pid, start, epochs=(), tag=training_time.EPOCH_TAG):
     """One training process's event file under <log_dir>/train: its first event at `start`
     (the writer opening), then one `tag` event per (epoch, wall time) in `epochs`."""
     folder = os.path.join(log_dir, "train")
