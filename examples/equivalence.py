@@ -28,7 +28,7 @@ flags.DEFINE_float("adam_epsilon", 1e-7, "Adam's epsilon.")
 _QUICK = "Default here: a quick comparison (the theorems hold at any size)."
 training.define_flags(flags.FLAGS, ("epochs", "batch_size", "train_size", "test_size",
                                     "latent_dim", "data", "seed", "learning_rate"), {
-    "learning_rate": (1e-3, "Here: eta, the scale_2 model's rate (SGD's or Adam's: --optimizer)."),
+    "learning_rate": (1e-3, "Here: eta, the scale_2 model's rate, for SGD or Adam (--optimizer)."),
     "epochs": (1, _QUICK), "batch_size": (64, _QUICK), "train_size": (5000, _QUICK),
     "test_size": (1000, _QUICK)})
 FLAGS = flags.FLAGS
