@@ -26,8 +26,8 @@ flags.DEFINE_string("root", None, "Run folders live in <root>/paper/ (keep it ou
 flags.DEFINE_integer("workers", 2, "Pinned trainers, one per core.")
 flags.DEFINE_string("report_dir", None, "Where the finished models and the reports go.")
 flags.DEFINE_string("code", None, "The package version (commit) that trained the models, "
-                    "recorded with them.")
-flags.DEFINE_string("note", None, "Anything else the archived records should say.")
+                    "recorded with those archived for the first time (a record keeps its own).")
+flags.DEFINE_string("note", None, "Anything else a first-time archived record should say.")
 flags.DEFINE_bool("archive_only", False, "Archive and report what finished; train nothing.")
 # TrainConfig's own flags; a smaller --train_size or --epochs is a quick check, never archived.
 training.define_flags(flags.FLAGS, ("data", "train_size", "epochs"), {

@@ -78,6 +78,13 @@ def test_reports_say_how_many_models_they_hold(tmp_path):
     assert [r["scale"] for r in rows] == [0.1, 0.9]
     assert all(r["epochs_done"] == 100 and r["batch_size"] == 16 and r["learning_rate"] == 1e-4
                for r in rows)
+    # Archived again by a later call, a record keeps what trained it; its metrics are refreshed.
+    fake_run(root, "sigma_vae", 0.1, kl=81.0)
+    paper_on_cpu.archive(root, docs, device="another CPU", code="def", note="later")
+    again = json.load(open(os.path.join(docs, "paper", "sigma_vae_0.1", "metrics.json")))
+    assert {k: again[k] for k in paper_on_cpu.PROVENANCE} == {
+        k: record[k] for k in paper_on_cpu.PROVENANCE}
+    assert again["test"]["kl"] == 81.0 and record["test"]["kl"] == 80.0
     # With a third model, nu is fitted. This one's logs hold no epoch (never flushed): its
     # wall time is metrics.json's, and the report says so.
     fake_run(root, "sigma_vae", 0.5, kl=30.0, logs=False)

@@ -40,6 +40,8 @@ PINNED_ENV = {
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
 }
+# What trained an archived model: kept when the model is archived again.
+PROVENANCE = ("device", "versions", "backend", "code", "note")
 STEPS_PER_EXECUTION = 20  # JAX, pinned, batch 16: the fastest measured (benchmarks/paper_workers.py).
 
 
@@ -128,6 +130,8 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
 
     Returns the archived run names. `code` names the package version that trained
     them (a commit); `note` says anything else a reader needs (how it was trained).
+    A model archived before keeps its record's provenance (`PROVENANCE`: what trained
+    it, which a later call cannot know); only what its run folder holds is refreshed.
     """
     archived = []
     for model, scale in ORDER:
@@ -147,12 +151,22 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
             **clock, device=device, versions=versions(),
             backend=os.environ.get("KERAS_BACKEND", "tensorflow"), code=code, note=note,
             config=config)
+        summary.update(_provenance(os.path.join(target, "metrics.json")))
         with open(os.path.join(target, "metrics.json"), "w") as f:
             json.dump(summary, f, indent=2)
         shutil.copyfile(os.path.join(root, SCHEDULE, name, "history.csv"),
                         os.path.join(target, "history.csv"))
         archived.append(name)
     return archived
+
+
+def _provenance(path):
+    """The provenance fields of the record at `path`, if one was archived there."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        record = json.load(f)
+    return {key: record[key] for key in PROVENANCE if key in record}
 
 
 def _clock(log_dir, record):
