@@ -116,13 +116,12 @@ def finished(root, model, scale):
         return None
     with open(path) as f:
         record = json.load(f)
-    wanted = runs.SCHEDULES[SCHEDULE]
-    config = record["config"]
-    if any(config[k] != v for k, v in wanted.items()) or config.get("train_size"):
-        return None  # Another schedule, or a subset: never a "paper" row.
+    wanted = runs.config_for(model, scale, SCHEDULE)
+    if runs.differences(record["config"], wanted):
+        return None  # Another schedule, a subset, another network or beta: never a "paper" row.
     with open(os.path.join(folder, "history.csv")) as f:
         epochs = len(list(csv.DictReader(f)))
-    return dict(record, epochs_done=epochs) if epochs == wanted["epochs"] else None
+    return dict(record, epochs_done=epochs) if epochs == wanted.epochs else None
 
 
 def archive(root, docs_dir, device="CPU", code=None, note=None):

@@ -97,7 +97,9 @@ class TrainedRun:
 _PRESENTATION = ("data", "verbose", "log_every", "steps_per_execution", "jit_compile")
 
 
-def _differences(stored, config):
+def differences(stored, config):
+    """{field: (stored, wanted)} where a stored run's config (a dict) differs from `config`
+    in what the run learns (`_PRESENTATION`'s fields aside)."""
     wanted = dataclasses.asdict(config)
     # A field added since a run was stored has its default there (e.g. `dataset`: "mnist").
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
@@ -115,11 +117,11 @@ def _claim(paths, config):
     for saved in (paths.metrics, os.path.join(paths.outdir, _CONFIG)):
         if os.path.exists(saved):
             with open(saved) as f:
-                differences = _differences(json.load(f)["config"], config)
-            if differences:
+                changed = differences(json.load(f)["config"], config)
+            if changed:
                 raise ValueError(
                     f"{paths.outdir} holds a run with other settings (stored, wanted): "
-                    f"{differences}. Use another root folder or remove it."
+                    f"{changed}. Use another root folder or remove it."
                 )
     os.makedirs(paths.outdir, exist_ok=True)
     with open(os.path.join(paths.outdir, _CONFIG), "w") as f:
