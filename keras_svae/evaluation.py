@@ -12,7 +12,7 @@
   real values is accepted; the vanilla VAE's Bernoulli takes data in [0, 1].
   `bits_per_dim` turns it into bits per dimension.
 * `latent_activity` and `active_units`: Cov_x(E_q[z_j]) per latent unit, and
-  how many exceed 0.01 (Burda et al. 2016's active units).
+  how many exceed 0.01 (Burda et al. 2016's active units); `most_active` ranks them.
 * `kl_per_dimension`: the mean over x of each unit's KL[q(z_j | x) || N(0, 1)];
   the units' values sum to the model's KL. `latent_statistics` gives both
   from one pass of the encoder.
@@ -46,14 +46,15 @@ def log_likelihood(model, x, k=1000, seed=0, draws_per_call=4096):
         seed: an int, the stream (seed, `seeding.LIKELIHOOD`), or a
             `keras.random.SeedGenerator`.
         draws_per_call: examples decoded per decoder call (images x samples),
-            which bounds the memory whatever k is.
+            which bounds the memory whatever k is. It also sets how the draws
+            are grouped, so an estimate is reproduced by the same seed and
+            draws_per_call; another draws_per_call is another set of draws.
 
     Returns:
         float64 array (n,).
     """
     k, draws_per_call = _positive("k", k), _positive("draws_per_call", draws_per_call)
-    x = np.asarray(x, np.float32)
-    validation.check_images(x, model.data_shape, unit_interval=model.noise == "bernoulli")
+    x = _examples(model, x, unit_interval=model.noise == "bernoulli")
     generator = seed if isinstance(seed, keras.random.SeedGenerator) else (
         seeding.generator(seed, seeding.LIKELIHOOD))
     chunk = min(k, draws_per_call)
@@ -87,14 +88,30 @@ def _log_weights(model, x, mean, log_var, count, generator):
 
 
 def bits_per_dim(log_px, data_shape):
-    """-log p(x) / (d log 2): nats per example to bits per dimension."""
-    return -np.asarray(log_px, np.float64) / (math.prod(data_shape) * math.log(2.0))
+    """-log p(x) / (d log 2): nats per example to bits per dimension, d = prod(data_shape).
+
+    A density's figure as it is: no dequantisation offset (8-bit data's log 256) is
+    added, and a sigma- or alpha-VAE's log p is that of the noisy Y, so its bits/dim
+    compare with its own kind only, not with a Bernoulli model's or published ones.
+    """
+    log_px = np.asarray(log_px, np.float64)
+    if np.isnan(log_px).any():
+        raise ValueError("log_px holds NaN.")
+    return -log_px / (math.prod(data_shape) * math.log(2.0))
+
+
+def _examples(model, x, unit_interval=False):
+    """x as float32 NumPy, checked: at least one example of the model's shape, finite."""
+    x = np.asarray(x, np.float32)
+    validation.check_images(x, model.data_shape, unit_interval=unit_interval)
+    if len(x) == 0:
+        raise ValueError(f"x holds no examples (shape {x.shape}).")
+    return x
 
 
 def _posterior(model, x, batch_size=500):
     """q(z | x)'s means and log-variances for all of x, as float64 NumPy arrays."""
-    x = np.asarray(x, np.float32)
-    validation.check_images(x, model.data_shape)
+    x = _examples(model, x)
     parts = [model.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     return tuple(np.concatenate([ops.convert_to_numpy(p[j]) for p in parts]).astype(np.float64)
                  for j in (0, 1))
@@ -123,6 +140,11 @@ def active_units(model, x, threshold=ACTIVE_THRESHOLD, batch_size=500):
 def count_active(activity, threshold=ACTIVE_THRESHOLD):
     """How many of `latent_activity`'s Cov_x(E_q[z_j]) exceed threshold (Burda et al. 2016)."""
     return int(np.sum(np.asarray(activity) > threshold))
+
+
+def most_active(activity, count):
+    """The indices of the `count` units of largest `latent_activity`, largest first."""
+    return [int(j) for j in np.argsort(np.asarray(activity), kind="stable")[::-1][:count]]
 
 
 def kl_per_dimension(model, x, batch_size=500):
@@ -160,6 +182,8 @@ def traverse(model, x, units, values=np.linspace(-3.0, 3.0, 9)):
     units, values = [int(u) for u in units], np.asarray(values, np.float64)
     if any(not 0 <= u < mean.shape[1] for u in units):
         raise ValueError(f"units must lie in [0, {mean.shape[1]}), got {units}.")
+    if values.ndim != 1 or not np.isfinite(values).all():
+        raise ValueError(f"values must be a 1-D sequence of finite numbers, got {values}.")
     z = np.repeat(mean, len(units) * len(values), axis=0).reshape(len(units), len(values), -1)
     for row, unit in enumerate(units):
         z[row, :, unit] = values
@@ -168,6 +192,10 @@ def traverse(model, x, units, values=np.linspace(-3.0, 3.0, 9)):
 
 
 def _positive(name, value):
-    if isinstance(value, bool) or int(value) != value or value < 1:
+    try:  # int() of NaN, inf or a string raises: each is refused with the same message.
+        whole = not isinstance(value, bool) and int(value) == value and value >= 1
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
         raise ValueError(f"{name} must be an integer >= 1, got {name}={value!r}.")
     return int(value)

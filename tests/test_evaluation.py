@@ -57,6 +57,20 @@ def test_with_the_exact_posterior_every_k_gives_log_p_exactly(rng):
     for k in (1, 7, 300):
         np.testing.assert_allclose(model.log_likelihood(x, k=k, seed=1), exact.logpdf(x),
                                    atol=2e-3)
+    # Split into several decoder calls per example (k = 7 in 3 + 3 + 1; k = 300 in 64s):
+    # the partial sums must combine to the same exact value.
+    for k, draws_per_call in ((7, 3), (300, 64)):
+        np.testing.assert_allclose(
+            model.log_likelihood(x, k=k, seed=1, draws_per_call=draws_per_call),
+            exact.logpdf(x), atol=2e-3)
+
+
+def test_an_estimate_is_reproduced_by_its_seed(rng):
+    model, exact, _ = linear_gaussian(rng, mean_shift=0.4, log_var_shift=0.7)
+    x = exact.rvs(size=6, random_state=rng).astype("float32")
+    first, again = (model.log_likelihood(x, k=16, seed=5) for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    assert np.all(first != model.log_likelihood(x, k=16, seed=6))  # Another seed, other draws.
 
 
 def test_with_an_inexact_proposal_the_bound_is_the_elbo_then_rises_to_log_p(rng):
@@ -91,7 +105,8 @@ def one_latent_model(noise, scale, rng):
     return SigmaVAE(noise=noise, scale=scale, encoder=encoder, decoder=decoder), w, c
 
 
-@pytest.mark.parametrize("noise, scale", [("bernoulli", None), ("laplace", 0.3)])
+@pytest.mark.parametrize("noise, scale", [("bernoulli", None), ("laplace", 0.3),
+                                          ("gaussian", 0.3)])
 def test_one_latent_log_p_matches_quadrature(noise, scale, rng):
     model, w, c = one_latent_model(noise, scale, rng)
     x = (rng.uniform(size=(5, 4)) < 0.5).astype("float32")  # Binary: Bernoulli's own data.
@@ -99,8 +114,9 @@ def test_one_latent_log_p_matches_quadrature(noise, scale, rng):
     x_hat = special.expit(grid[:, None] * w + c)                      # (grid, 4)
     if noise == "bernoulli":
         log_px = np.sum(x[:, None] * np.log(x_hat) + (1 - x[:, None]) * np.log1p(-x_hat), -1)
-    else:
-        log_px = np.sum(stats.laplace.logpdf(x[:, None], loc=x_hat, scale=scale), -1)
+    else:  # The sigmoid readout's x_hat, under the Laplace or the Gaussian.
+        density = stats.laplace if noise == "laplace" else stats.norm
+        log_px = np.sum(density.logpdf(x[:, None], loc=x_hat, scale=scale), -1)
     joint = np.exp(log_px + stats.norm.logpdf(grid))                  # p(x, z): (5, grid)
     evidence = np.trapezoid(joint, grid, axis=1)
     # The Monte Carlo error of log (mean of k weights w = p(x, z) / q(z)), by the delta
@@ -116,6 +132,10 @@ def test_one_latent_log_p_matches_quadrature(noise, scale, rng):
 
 def test_bits_per_dim():
     assert evaluation.bits_per_dim([-784 * math.log(2.0)], (28, 28, 1))[0] == pytest.approx(1.0)
+    # Every axis of the shape counts, channels too: d = 48.
+    assert evaluation.bits_per_dim([-96 * math.log(2.0)], (4, 4, 3))[0] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="NaN"):
+        evaluation.bits_per_dim([np.nan], (4, 4, 3))
 
 
 def known_encoder_model():
@@ -137,6 +157,8 @@ def test_active_units_and_activity_from_a_known_encoder(rng):
     np.testing.assert_allclose(evaluation.latent_activity(model, x), means.var(axis=0, ddof=1),
                                rtol=1e-4, atol=1e-10)
     assert model.active_units(x) == 2
+    # By activity 1/12, 1/48, 1/1200, 0: units 0, 3, 1, then 2.
+    assert evaluation.most_active(evaluation.latent_activity(model, x), 3) == [0, 3, 1]
     assert model.active_units(x, threshold=1e-4) == 3  # Unit 1 (1/1200) counts now.
     with pytest.raises(ValueError, match="at least 2"):
         model.active_units(x[:1])
@@ -179,8 +201,14 @@ def test_a_traversal_moves_one_unit_at_a_time(rng):
     z = to_numpy(model.encode(x[None])[0]).repeat(3, 0)
     z[:, 3] = [-2.0, 0.0, 2.0]
     np.testing.assert_allclose(grid[1], to_numpy(model.decode(z)), atol=1e-6)
-    with pytest.raises(ValueError, match="units must lie in"):
-        evaluation.traverse(model, x, units=[SMALL["latent_dim"]])
+    first = to_numpy(model.encode(x[None])[0])  # Unit 1 at -2, the others at the mean.
+    first[0, 1] = -2.0
+    np.testing.assert_allclose(grid[0, 0], to_numpy(model.decode(first))[0], atol=1e-6)
+    for units in ([SMALL["latent_dim"]], [-1]):
+        with pytest.raises(ValueError, match="units must lie in"):
+            evaluation.traverse(model, x, units=units)
+    with pytest.raises(ValueError, match="finite"):
+        evaluation.traverse(model, x, units=[0], values=[0.0, np.nan])
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -188,6 +216,12 @@ def test_a_traversal_moves_one_unit_at_a_time(rng):
     (dict(k=2.5), "k must be an integer >= 1"),
     (dict(x=np.zeros((2, 5), "float32")), "shape"),
     (dict(x=np.full((2, D), np.nan, "float32")), "NaN"),
+    (dict(x=np.zeros((0, D), "float32")), "no examples"),
+    (dict(k=float("nan")), "k must be an integer >= 1"),
+    (dict(k=float("inf")), "k must be an integer >= 1"),
+    (dict(k="a"), "k must be an integer >= 1"),
+    (dict(k=True), "k must be an integer >= 1"),
+    (dict(draws_per_call=0), "draws_per_call must be an integer >= 1"),
 ])
 def test_bad_input_is_named(bad, match, rng):
     model, _, _ = linear_gaussian(rng)

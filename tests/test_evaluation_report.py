@@ -18,8 +18,16 @@ def test_a_models_report_holds_consistent_numbers_and_panels(tmp_path, rng):
     assert sum(result["kl_per_dimension"]) == pytest.approx(result["kl"], rel=1e-6)
     assert result["kl_per_dimension"] == sorted(result["kl_per_dimension"], reverse=True)
     assert 0 <= result["active_units"] <= 4
+    # Each number is the library's own measure of these images, with the same seed.
+    assert result["log_px"] == pytest.approx(model.log_likelihood(images, k=8, seed=1).mean())
+    assert result["elbo"] == pytest.approx(model.log_likelihood(images, k=1, seed=1).mean())
+    assert result["log_px"] != pytest.approx(result["elbo"])
+    assert result["active_units"] == model.active_units(images)
+    assert result["kl_per_dimension"] == pytest.approx(
+        sorted(model.kl_per_dimension(images), reverse=True))
     d = np.prod(SMALL["data_shape"])
     assert result["log_px_bits_per_dim"] == pytest.approx(-result["log_px"] / (d * np.log(2)))
+    assert result["elbo_bits_per_dim"] == pytest.approx(-result["elbo"] / (d * np.log(2)))
     table = evaluation_report.write_report({"σ=0.5": result}, str(tmp_path / "evaluation"))
     assert "| σ=0.5 |" in table and "k = 8" in table
     assert json.loads((tmp_path / "evaluation.json").read_text())["σ=0.5"] == result

@@ -203,7 +203,14 @@ def test_the_committed_report_is_what_the_library_writes_from_its_json():
     assert universality.markdown(summary) == stem.with_suffix(".md").read_text()
     # Its comparison is the one the library computes from its rows today.
     rows = {variant: entry["rows"] for variant, entry in summary["variants"].items()}
-    again = universality.summarize(rows)["comparison"]
+    recomputed = universality.summarize(rows)
+    again = recomputed["comparison"]
     assert again["seed_spread"] == pytest.approx(summary["comparison"]["seed_spread"])
     for variant, entry in summary["comparison"]["variants"].items():
         assert again["variants"][variant] == pytest.approx(entry)
+    # And so are each variant's fits: nu and its split into active units and KL per unit.
+    for variant, entry in summary["variants"].items():
+        for name, fit in entry.items():
+            if name.startswith("fit"):
+                assert recomputed["variants"][variant][name] == (
+                    None if fit is None else pytest.approx(fit)), (variant, name)
