@@ -135,6 +135,21 @@ def test_the_order_is_the_issues_and_complete():
         (m, s) for m in ("sigma_vae", "alpha_vae") for s in runs.SCALES)
 
 
+def test_launch_pins_each_worker_with_the_pinned_env_and_clears_old_claims(tmp_path):
+    """A relaunch in a later session must see no claim of the last one (its workers are
+    gone), each worker must run on its own core with one-thread pools, log, and report."""
+    root = str(tmp_path)
+    stale = os.path.join(root, "paper", "claims", "sigma_vae_0.1")
+    os.makedirs(stale)
+    probe = ("import json, os, sys; print(json.dumps(dict(cores=sorted(os.sched_getaffinity(0)), "
+             "env={k: os.environ.get(k) for k in %r}, claims=os.path.exists(%r)))); "
+             "sys.exit(3)" % (sorted(paper_on_cpu.PINNED_ENV), stale))
+    assert paper_on_cpu.launch([sys.executable, "-c", probe], root, workers=1) == [3]
+    with open(os.path.join(root, "paper", "logs", "worker_0.log")) as f:
+        seen = json.loads(f.read().strip().splitlines()[-1])
+    assert seen == dict(cores=[0], env=paper_on_cpu.PINNED_ENV, claims=False)
+
+
 def test_more_workers_than_cores_is_refused(tmp_path):
     with pytest.raises(ValueError, match="one per core"):
         paper_on_cpu.launch(["true"], str(tmp_path), workers=(os.cpu_count() or 1) + 1)

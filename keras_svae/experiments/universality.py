@@ -61,6 +61,8 @@ def units_holding(spectrum, share=KL_SHARE):
     """The fewest latent units whose KL (`evaluation.kl_per_dimension`) adds up to `share`
     of the total."""
     ordered = np.sort(np.asarray(spectrum, np.float64))[::-1]
+    if not np.all(ordered >= 0):  # NaN fails this too.
+        raise ValueError(f"A KL spectrum holds non-negative numbers; got {spectrum}.")
     return int(np.searchsorted(np.cumsum(ordered), share * ordered.sum() * (1 - 1e-12)) + 1)
 
 
