@@ -71,6 +71,8 @@ def main(argv):
     earlier = evaluation_report.read_report(stem)
     for folder in chosen:  # A name the report holds for another model is never replaced.
         name, path = report_name(folder), training.run_paths(folder).last
+        if not os.path.exists(path):
+            raise app.UsageError(f"No trained model at {path}.")
         if earlier.get(name, {}).get("model_file", path) != path:
             raise app.UsageError(f"{stem}.json holds {name} of {earlier[name]['model_file']}, "
                                  f"not of {path}: evaluate it into another --report_dir.")
@@ -78,10 +80,7 @@ def main(argv):
     os.makedirs(FLAGS.report_dir, exist_ok=True)
     results = {}
     for folder in chosen:
-        path = training.run_paths(folder).last
-        if not os.path.exists(path):
-            raise app.UsageError(f"No trained model at {path}.")
-        name = report_name(folder)
+        path, name = training.run_paths(folder).last, report_name(folder)
         measured = dict(k=FLAGS.k, images=len(images), seed=FLAGS.seed, model_file=path,
                         model_mtime=os.path.getmtime(path))
         if all(earlier.get(name, {}).get(key) == value for key, value in measured.items()):

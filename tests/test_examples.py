@@ -187,6 +187,14 @@ def test_the_experiments_run_end_to_end_on_a_tiny_schedule(tmp_path, mnist_path)
     assert again["sigma_vae_0.1"] == results["sigma_vae_0.1"]
     assert os.path.getmtime(evaluated / "sigma_vae_0.1_interpolation.png") == stamp
     assert again["alpha_vae_0.9"]["noise"] == "laplace" and again["alpha_vae_0.9"]["k"] == 20
+    # Another k is another measure: that model is measured again, its panels redrawn.
+    run_example("evaluate.py", "--schedule=cpu", f"--root={tmp_path / 'runs'}",
+                "--models=sigma_vae:0.1", "--k=10", "--images=30",
+                f"--data={mnist_path}", f"--report_dir={evaluated}")
+    third = json.loads((evaluated / "evaluation.json").read_text())
+    assert third["sigma_vae_0.1"]["k"] == 10 and third["vanilla_vae"] == again["vanilla_vae"]
+    assert third["sigma_vae_0.1"]["log_px"] != again["sigma_vae_0.1"]["log_px"]
+    assert os.path.getmtime(evaluated / "sigma_vae_0.1_interpolation.png") > stamp
 
 
 def test_evaluate_refuses_two_runs_of_one_name(tmp_path):
@@ -204,8 +212,14 @@ def test_evaluate_refuses_two_runs_of_one_name(tmp_path):
     report.mkdir()
     (report / "evaluation.json").write_text(json.dumps(
         {"sigma_vae_0.1": {"model_file": str(cpu / "last.keras")}}))
+    for folder in (cpu, paper):  # Both trained: the refusal is the name's.
+        folder.mkdir(parents=True)
+        (folder / "last.keras").write_bytes(b"")
     result = evaluate(f"--runs={paper}", f"--report_dir={report}")
     assert result.returncode != 0 and f"holds sigma_vae_0.1 of {cpu / 'last.keras'}" in result.stderr
+    # No model trained there: refused before any data is read.
+    result = evaluate(f"--runs={tmp_path / 'none' / 'sigma_vae_0.2'}", f"--report_dir={report}")
+    assert result.returncode != 0 and "No trained model at" in result.stderr
 
 
 def test_the_paper_on_a_gpu_command_probes_trains_resumes_and_reports(tmp_path, mnist_path):
