@@ -43,8 +43,9 @@ if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
-# Glue tests run the example binaries and the experiments end to end: they call only units
-# that the rest of the suite tests on every backend, so they run once, on the backend whose
+# Glue tests run the example binaries and the experiments end to end, or check the file
+# bookkeeping around a run (a finished run found, not retrained; retrain setting it aside):
+# they call only units that the rest of the suite tests on every backend, so they run once, on the backend whose
 # tiny models train fastest here (no compilation: measured side by side, the three slowest
 # took 630 s on torch and 985 s on TensorFlow). This keeps the suite's time on CI bounded.
 # Without torch installed (README: TensorFlow alone runs everything), on TensorFlow.

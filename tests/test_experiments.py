@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from conftest import glue
 from keras_svae import experiments
 
 
@@ -28,6 +29,7 @@ def test_run_names():
         experiments.config_for("sigma_vae", 0.5, "gpu")
 
 
+@glue  # File bookkeeping around runs.train: fit itself is tested on every backend.
 def test_train_trains_once_and_then_finds_the_run(tmp_path, mnist_path):
     tiny = dict(data=mnist_path, epochs=1, train_size=64, test_size=250, batch_size=32,
                 latent_dim=4, verbose=0)
@@ -57,6 +59,7 @@ def test_an_interrupted_run_with_other_settings_is_not_resumed(tmp_path, mnist_p
     assert not (outdir / "metrics.json").exists()
 
 
+@glue  # File bookkeeping around runs.train: fit itself is tested on every backend.
 def test_trained_models_train_what_is_missing_once_and_load_it(tmp_path, mnist_path):
     tiny = dict(data=mnist_path, epochs=1, train_size=64, test_size=250, batch_size=32,
                 latent_dim=4, verbose=0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
-from conftest import WITHOUT_XLA, to_numpy
+from conftest import WITHOUT_XLA, glue, to_numpy
 from keras_svae import data, family_training, training, vae
 from keras_svae.experiments import runs
 
@@ -66,6 +66,7 @@ def test_a_family_sweep_trains_the_models_of_the_sequential_sweep(tmp_path, mnis
         assert "_hparams_/session_start_info" in member[""].PluginTagToContent("hparams")
 
 
+@glue  # File bookkeeping around a family's run folders: fit itself is tested on every backend.
 def test_retrain_sets_a_finished_family_aside_and_trains_anew(tmp_path, mnist_path):
     first = runs.train_family(str(tmp_path), MEMBERS, data=mnist_path, **LOOP)
     with pytest.raises(ValueError, match="holds a finished run; pass retrain=True"):

@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
-from conftest import REPO, WITHOUT_XLA
+from conftest import REPO, WITHOUT_XLA, glue
 from keras_svae import training, training_time
 from keras_svae.training import TrainConfig
 
@@ -87,6 +87,7 @@ def test_run_folder_holds_checkpoints_history_and_metrics(finished_run):
     assert len((outdir / "history.csv").read_text().strip().splitlines()) == 1 + 2  # 2 epochs.
 
 
+@glue  # File bookkeeping around runs.train: fit itself is tested on every backend.
 def test_a_finished_run_is_not_retrained_unless_asked(tmp_path, mnist_path):
     outdir = tmp_path / "run"
     config = tiny_config(mnist_path, epochs=1)
