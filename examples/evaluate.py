@@ -90,6 +90,8 @@ def main(argv):
         results[name] = {**evaluation_report.evaluate(model, images, FLAGS.k, FLAGS.seed),
                          **measured}
         evaluation_report.write_panels(model, images, os.path.join(FLAGS.report_dir, name), name)
+        # Written as each model is measured: a later model's failure loses no measurement.
+        evaluation_report.write_report({**earlier, **results}, stem)
     # Models measured before and not chosen now stay in the report.
     print(evaluation_report.write_report({**earlier, **results}, stem))
 

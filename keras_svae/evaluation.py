@@ -144,7 +144,8 @@ def count_active(activity, threshold=ACTIVE_THRESHOLD):
 
 def most_active(activity, count):
     """The indices of the `count` units of largest `latent_activity`, largest first."""
-    return [int(j) for j in np.argsort(np.asarray(activity), kind="stable")[::-1][:count]]
+    order = np.argsort(-np.asarray(activity, np.float64), kind="stable")  # Ties: lower first.
+    return [int(j) for j in order[:_positive("count", count)]]
 
 
 def kl_per_dimension(model, x, batch_size=500):

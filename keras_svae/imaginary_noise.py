@@ -86,9 +86,11 @@ class Gaussian(_Readout):
         x, logits = _as_tensors(x, logits)
         x_hat = self.mean(logits)
         nll = reductions.sum_per_example(ops.square(x - x_hat)) / (2.0 * self.scale**2)
-        if include_constant:
-            nll = nll + 0.5 * _num_pixels(x) * math.log(2.0 * math.pi * self.scale**2)
-        return nll
+        return nll + self.constant(_num_pixels(x)) if include_constant else nll
+
+    def constant(self, d):
+        """The normalising constant of -log p(x | z) for d pixels: d/2 log(2 pi sigma^2)."""
+        return 0.5 * d * math.log(2.0 * math.pi * self.scale**2)
 
 
 class Laplace(_Readout):
@@ -116,9 +118,11 @@ class Laplace(_Readout):
         x, logits = _as_tensors(x, logits)
         x_hat = self.mean(logits)
         nll = reductions.sum_per_example(ops.abs(x - x_hat)) / self.scale
-        if include_constant:
-            nll = nll + _num_pixels(x) * math.log(2.0 * self.scale)
-        return nll
+        return nll + self.constant(_num_pixels(x)) if include_constant else nll
+
+    def constant(self, d):
+        """The normalising constant of -log p(x | z) for d pixels: d log(2 alpha)."""
+        return d * math.log(2.0 * self.scale)
 
 
 class Bernoulli(_Readout):
@@ -144,6 +148,11 @@ class Bernoulli(_Readout):
         del include_constant  # The Bernoulli likelihood is already normalised.
         x, logits = _as_tensors(x, logits)
         return reductions.sum_per_example(ops.softplus(logits) - x * logits)
+
+    def constant(self, d):
+        """None to add: the Bernoulli likelihood is normalised as it stands."""
+        del d
+        return 0.0
 
 
 def get(noise, scale=None, readout="sigmoid"):

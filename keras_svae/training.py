@@ -103,7 +103,7 @@ class TrainConfig:
     latent_dim: int = _setting(100, "Dimension of z (VAEs only).")
     epochs: int = _setting(100, "Training epochs.")
     batch_size: int = _setting(16, "Global batch size, split across replicas.")
-    learning_rate: float = _setting(1e-4, "Learning rate (train() uses Adam).")
+    learning_rate: float = _setting(1e-4, "Learning rate (train_and_evaluate uses Adam).")
     dataset: str = _setting("mnist", "A tensorflow_datasets image dataset (mnist, fashion_mnist, "
                             "cifar10, svhn_cropped, ...); --data gives its npz file instead.")
     data: str = _setting(None, "Keras-layout npz of the dataset (MNIST: default "

@@ -44,11 +44,12 @@ if keras.backend.backend() == "torch" and os.environ.get("PYTEST_XDIST_WORKER"):
 
 
 # Glue tests run the example binaries and the experiments end to end, or check the file
-# bookkeeping around a run (a finished run found, not retrained; retrain setting it aside):
-# they call only units that the rest of the suite tests on every backend, so they run once, on the backend whose
-# tiny models train fastest here (no compilation: measured side by side, the three slowest
-# took 630 s on torch and 985 s on TensorFlow). This keeps the suite's time on CI bounded.
-# Without torch installed (README: TensorFlow alone runs everything), on TensorFlow.
+# bookkeeping around a run (a finished run found, not retrained; retrain setting it
+# aside): they call only units that the rest of the suite tests on every backend, so they
+# run once, on the backend whose tiny models train fastest here (no compilation: measured
+# side by side, the three slowest took 630 s on torch and 985 s on TensorFlow). This keeps
+# the suite's time on CI bounded. Without torch installed (README: TensorFlow alone runs
+# everything), on TensorFlow.
 GLUE_BACKEND = "torch" if importlib.util.find_spec("torch") else "tensorflow"
 # For tests of bookkeeping around training (resume, retrain, time limits), not of the compiled
 # step: TrainConfig overrides that skip TensorFlow's XLA compilation, which dominates its tiny

@@ -159,6 +159,9 @@ def test_active_units_and_activity_from_a_known_encoder(rng):
     assert model.active_units(x) == 2
     # By activity 1/12, 1/48, 1/1200, 0: units 0, 3, 1, then 2.
     assert evaluation.most_active(evaluation.latent_activity(model, x), 3) == [0, 3, 1]
+    assert evaluation.most_active([0.5, 0.2, 0.5, 0.2], 3) == [0, 2, 1]  # Ties: lower first.
+    with pytest.raises(ValueError, match="count must be an integer >= 1"):
+        evaluation.most_active([0.5, 0.2], -1)
     assert model.active_units(x, threshold=1e-4) == 3  # Unit 1 (1/1200) counts now.
     with pytest.raises(ValueError, match="at least 2"):
         model.active_units(x[:1])

@@ -29,7 +29,10 @@ def test_a_models_report_holds_consistent_numbers_and_panels(tmp_path, rng):
     assert result["log_px_bits_per_dim"] == pytest.approx(-result["log_px"] / (d * np.log(2)))
     assert result["elbo_bits_per_dim"] == pytest.approx(-result["elbo"] / (d * np.log(2)))
     table = evaluation_report.write_report({"σ=0.5": result}, str(tmp_path / "evaluation"))
-    assert "| σ=0.5 |" in table and "k = 8" in table
+    assert "| σ=0.5 |" in table and "(k = 8, on 12 test images)" in table
+    # Models measured at different k: each one's k is named.
+    mixed = evaluation_report.markdown_table({"a": result, "b": dict(result, k=3)})
+    assert "(a: k = 8, on 12 test images; b: k = 3, on 12 test images)" in mixed
     assert json.loads((tmp_path / "evaluation.json").read_text())["σ=0.5"] == result
     assert (tmp_path / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     paths = evaluation_report.write_panels(model, images, str(tmp_path / "m"), "σ=0.5", units=2,

@@ -218,7 +218,8 @@ def test_evaluate_refuses_two_runs_of_one_name(tmp_path):
     result = evaluate(f"--runs={paper}", f"--report_dir={report}")
     assert result.returncode != 0 and f"holds sigma_vae_0.1 of {cpu / 'last.keras'}" in result.stderr
     # No model trained there: refused before any data is read.
-    result = evaluate(f"--runs={tmp_path / 'none' / 'sigma_vae_0.2'}", f"--report_dir={report}")
+    result = evaluate(f"--runs={tmp_path / 'none' / 'sigma_vae_0.2'}", f"--report_dir={report}",
+                      f"--data={tmp_path / 'no_such.npz'}")
     assert result.returncode != 0 and "No trained model at" in result.stderr
 
 

@@ -53,7 +53,7 @@ def test_only_a_whole_paper_schedule_is_finished(tmp_path):
     assert paper_on_cpu.finished(root, "sigma_vae", 0.1)["epochs_done"] == 100
     assert paper_on_cpu.finished(root, "sigma_vae", 0.4)["epochs_done"] == 100
     for model, scale in (("sigma_vae", 0.9), ("sigma_vae", 0.5), ("alpha_vae", 0.1),
-                         ("alpha_vae", 0.9), ("alpha_vae", 0.5), ("sigma_vae", 0.2),
+                         ("alpha_vae", 0.5), ("sigma_vae", 0.2),
                          ("sigma_vae", 0.3)):
         assert paper_on_cpu.finished(root, model, scale) is None
 
@@ -82,13 +82,22 @@ def test_reports_say_how_many_models_they_hold(tmp_path):
     assert [r["scale"] for r in rows] == [0.1, 0.9]
     assert all(r["epochs_done"] == 100 and r["batch_size"] == 16 and r["learning_rate"] == 1e-4
                for r in rows)
-    # Archived again by a later call, a record keeps what trained it; its metrics are refreshed.
-    fake_run(root, "sigma_vae", 0.1, kl=81.0)
+    # Archived again by a later call, an unchanged model keeps what trained it, and what its
+    # run folder holds is refreshed (here its logs: a third process, 5 epochs of 70 s).
+    write_process(os.path.join(root, "paper", "sigma_vae_0.1", "logs"), 3, 1e6,
+                  [(95 + k, 1e6 + 70.0 * (k + 1)) for k in range(5)])
     paper_on_cpu.archive(root, docs, device="another CPU", code="def", note="later")
-    again = json.load(open(os.path.join(docs, "paper", "sigma_vae_0.1", "metrics.json")))
+    path = os.path.join(docs, "paper", "sigma_vae_0.1", "metrics.json")
+    again = json.load(open(path))
     assert {k: again[k] for k in paper_on_cpu.PROVENANCE} == {
         k: record[k] for k in paper_on_cpu.PROVENANCE}
-    assert again["test"]["kl"] == 81.0 and record["test"]["kl"] == 80.0
+    assert again["training_processes"] == 3 and again["wall_seconds"] > record["wall_seconds"]
+    # A model trained anew (other test metrics) is this call's.
+    fake_run(root, "sigma_vae", 0.1, kl=81.0)
+    paper_on_cpu.archive(root, docs, device="another CPU", code="def", note="later")
+    anew = json.load(open(path))
+    assert (anew["code"], anew["note"], anew["device"]) == ("def", "later", "another CPU")
+    assert anew["test"]["kl"] == 81.0
     # With a third model, nu is fitted. This one's logs hold no epoch (never flushed): its
     # wall time is metrics.json's, and the report says so.
     fake_run(root, "sigma_vae", 0.5, kl=30.0, logs=False)

@@ -34,6 +34,7 @@ def test_units_holding_a_share_of_the_kl():
     assert universality.units_holding(spectrum, 4.0 / 10.05) == 1  # Exactly the top unit's share.
     assert universality.units_holding(spectrum, 1.0) == 5  # The zero unit is never needed.
     assert universality.units_holding(np.full(7, 0.5), 0.9) == 7  # 6 units hold 85.7%.
+    assert universality.units_holding([1.0, -1e-17], 0.9) == 1  # Round-off around a zero KL.
     for bad in ([1.0, np.nan], [1.0, -0.5]):
         with pytest.raises(ValueError, match="non-negative"):
             universality.units_holding(bad)

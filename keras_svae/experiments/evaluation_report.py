@@ -45,14 +45,21 @@ def markdown_table(results):
         lines.append(f"| {name} | {r['log_px']:.2f} | {r['elbo']:.2f} | {r['log_px'] - r['elbo']:.2f} "
                      f"| {r['log_px_bits_per_dim']:.4f} | {r['active_units']} / {r['latent_dim']} "
                      f"| {r['kl']:.2f} | {top} |")
-    first = next(iter(results.values()))
-    lines += ["", f"log p(x): the importance-weighted bound with k = {first['k']} samples of q(z|x) "
-              f"on {first['images']} test images; ELBO: its k = 1 estimate; both with every "
+    lines += ["", "log p(x): the importance-weighted bound with k samples of q(z|x) per image "
+              f"({_samples(results)}); ELBO: its k = 1 estimate; both with every "
               "constant of p(x|z). bits/dim: −log p(x) / (d log 2), with no dequantisation "
               "offset; a σ- or α-VAE's p is the density of the noisy Y, so its bits/dim compare "
               "with its own kind only, not with the Bernoulli's or published 8-bit figures. AU: "
               "units with Cov_x(E_q[z_j]) > 0.01."]
     return "\n".join(lines) + "\n"
+
+
+def _samples(results):
+    """"k = K, on N test images", or each model's where they differ."""
+    settings = {name: f"k = {r['k']}, on {r['images']} test images" for name, r in results.items()}
+    if len(set(settings.values())) == 1:
+        return next(iter(settings.values()))
+    return "; ".join(f"{name}: {text}" for name, text in settings.items())
 
 
 def plot(results, path):

@@ -18,14 +18,13 @@ has not done every epoch of the paper's schedule is never archived.
 
 import csv
 import json
-import math
 import os
 import platform
 import shutil
 import subprocess
 import sys
 
-from keras_svae import training, training_time
+from keras_svae import imaginary_noise, training, training_time
 from keras_svae.experiments import runs
 from keras_svae.experiments import scaling_laws
 
@@ -129,8 +128,10 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
 
     Returns the archived run names. `code` names the package version that trained
     them (a commit); `note` says anything else a reader needs (how it was trained).
-    A model archived before keeps its record's provenance (`PROVENANCE`: what trained
-    it, which a later call cannot know); only what its run folder holds is refreshed.
+    A model archived before, unchanged since (the same config and test metrics), keeps
+    its record's provenance (`PROVENANCE`: what trained it, which a later call cannot
+    know); only what its run folder holds is refreshed. A model trained anew takes the
+    provenance of this call.
     """
     archived = []
     for model, scale in ORDER:
@@ -150,7 +151,7 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
             **clock, device=device, versions=versions(),
             backend=os.environ.get("KERAS_BACKEND", "tensorflow"), code=code, note=note,
             config=config)
-        summary.update(_provenance(os.path.join(target, "metrics.json")))
+        summary.update(_provenance(os.path.join(target, "metrics.json"), summary))
         with open(os.path.join(target, "metrics.json"), "w") as f:
             json.dump(summary, f, indent=2)
         shutil.copyfile(os.path.join(root, SCHEDULE, name, "history.csv"),
@@ -159,12 +160,15 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
     return archived
 
 
-def _provenance(path):
-    """The provenance fields of the record at `path`, if one was archived there."""
+def _provenance(path, summary):
+    """The provenance fields of the record at `path`, if it holds the model `summary`
+    describes (same config and test metrics); else none."""
     if not os.path.exists(path):
         return {}
     with open(path) as f:
         record = json.load(f)
+    if (record.get("config"), record.get("test")) != (summary["config"], summary["test"]):
+        return {}
     return {key: record[key] for key in PROVENANCE if key in record}
 
 
@@ -201,10 +205,7 @@ def _wall_note(records):
 
 def _constant(model, scale):
     """The likelihood's normalising constant per MNIST image (eqs. 5, 10), in nats."""
-    d = 28 * 28
-    if training.noise_of(model) == "gaussian":
-        return 0.5 * d * math.log(2 * math.pi * scale**2)
-    return d * math.log(2 * scale)
+    return imaginary_noise.get(training.noise_of(model), scale).constant(28 * 28)
 
 
 def write_reports(docs_dir):

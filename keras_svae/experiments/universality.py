@@ -61,8 +61,10 @@ def units_holding(spectrum, share=KL_SHARE):
     """The fewest latent units whose KL (`evaluation.kl_per_dimension`) adds up to `share`
     of the total."""
     ordered = np.sort(np.asarray(spectrum, np.float64))[::-1]
-    if not np.all(ordered >= 0):  # NaN fails this too.
+    # A unit's KL is >= 0; float round-off may leave -1e-17 where it is 0. NaN fails too.
+    if not np.all(ordered >= -1e-9):
         raise ValueError(f"A KL spectrum holds non-negative numbers; got {spectrum}.")
+    ordered = np.maximum(ordered, 0.0)
     return int(np.searchsorted(np.cumsum(ordered), share * ordered.sum() * (1 - 1e-12)) + 1)
 
 
