@@ -57,9 +57,10 @@ def test_the_plot_draws_every_noise_model_and_a_model_without_scale(tmp_path, rn
     assert [len(line.get_ydata()) for line in spectrum_axes.lines] == [4, 4, 4]
 
 
-def test_the_committed_report_is_what_the_library_writes_from_its_json():
+@pytest.mark.parametrize("folder", ["evaluation", "evaluation/paper"])
+def test_the_committed_report_is_what_the_library_writes_from_its_json(folder):
     from conftest import REPO
 
-    stem = REPO / "docs" / "evaluation" / "evaluation"
+    stem = REPO / "docs" / folder / "evaluation"
     results = json.loads(stem.with_suffix(".json").read_text())
     assert evaluation_report.markdown_table(results) == stem.with_suffix(".md").read_text()
