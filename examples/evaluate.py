@@ -78,7 +78,7 @@ def main(argv):
                                  f"not of {path}: evaluate it into another --report_dir.")
     images = data.load_mnist("test", path=FLAGS.data)[0][: FLAGS.images]
     os.makedirs(FLAGS.report_dir, exist_ok=True)
-    results = {}
+    results, table = {}, None
     for folder in chosen:
         path, name = training.run_paths(folder).last, report_name(folder)
         measured = dict(k=FLAGS.k, images=len(images), seed=FLAGS.seed, model_file=path,
@@ -91,9 +91,10 @@ def main(argv):
                          **measured}
         evaluation_report.write_panels(model, images, os.path.join(FLAGS.report_dir, name), name)
         # Written as each model is measured: a later model's failure loses no measurement.
-        evaluation_report.write_report({**earlier, **results}, stem)
-    # Models measured before and not chosen now stay in the report.
-    print(evaluation_report.write_report({**earlier, **results}, stem))
+        table = evaluation_report.write_report({**earlier, **results}, stem)
+    # Models measured before and not chosen now stay in the report (written here when no
+    # model needed measuring).
+    print(table or evaluation_report.write_report({**earlier, **results}, stem))
 
 
 if __name__ == "__main__":

@@ -149,11 +149,6 @@ class Bernoulli(_Readout):
         x, logits = _as_tensors(x, logits)
         return reductions.sum_per_example(ops.softplus(logits) - x * logits)
 
-    def constant(self, d):
-        """None to add: the Bernoulli likelihood is normalised as it stands."""
-        del d
-        return 0.0
-
 
 def get(noise, scale=None, readout="sigmoid"):
     """Returns the imaginary noise model named `noise` with its `scale`.
