@@ -6,7 +6,9 @@ r"""Tables 1-4 on the paper's own schedule on a CPU, across sessions (issue 19).
 Starts --workers pinned single-threaded JAX trainers (one per core) that take
 the 18 models in `paper_on_cpu.ORDER` (the endpoints first) and train each
 with Section 5's schedule into <root>/paper/; the same command in a later
-session resumes an unfinished model from its last epoch. When the workers
+session resumes an unfinished model from its last epoch. Models already archived in
+--report_dir are not trained again, so a session on a new machine (an empty --root)
+goes on with the ones still missing. When the workers
 stop (every model done, or the session ends and the command is rerun with
 --archive_only), the finished models are copied into <report_dir>/paper/ and
 scaling_{gaussian,laplace}_paper.{md,json,png} are made from them.
@@ -43,13 +45,14 @@ def main(argv):
     if FLAGS.epochs is not None:
         overrides["epochs"] = FLAGS.epochs
     if FLAGS.worker:
-        paper_on_cpu.worker(FLAGS.root, **overrides)
+        paper_on_cpu.worker(FLAGS.root, docs_dir=FLAGS.report_dir, **overrides)
         return
     if not FLAGS.archive_only:
         command = [sys.executable, os.path.abspath(__file__), "--worker", f"--root={FLAGS.root}",
                    f"--train_size={FLAGS.train_size}"] + (
             [f"--data={FLAGS.data}"] if FLAGS.data else []) + (
-            [f"--epochs={FLAGS.epochs}"] if FLAGS.epochs is not None else [])
+            [f"--epochs={FLAGS.epochs}"] if FLAGS.epochs is not None else []) + (
+            [f"--report_dir={FLAGS.report_dir}"] if FLAGS.report_dir else [])
         codes = paper_on_cpu.launch(command, FLAGS.root, FLAGS.workers)
         if any(codes):
             raise SystemExit(f"A worker failed (exit codes {codes}); see {FLAGS.root}/paper/logs.")

@@ -137,6 +137,23 @@ def test_workers_never_train_one_model_twice(tmp_path, monkeypatch):
     assert trained == [(m, s, "paper", paper_on_cpu.STEPS_PER_EXECUTION) for m, s in order]
 
 
+def test_workers_on_a_new_machine_skip_the_archived_models(tmp_path, monkeypatch):
+    """An empty root (a new machine) with docs that hold archived models: the workers go on
+    with the missing ones, never training an archived model again."""
+    old, new, docs = str(tmp_path / "old"), str(tmp_path / "new"), str(tmp_path / "docs")
+    fake_run(old, "sigma_vae", 0.1)
+    fake_run(old, "sigma_vae", 0.9, epochs=40)  # Unfinished where it was: not archived.
+    assert paper_on_cpu.archive(old, docs) == ["sigma_vae_0.1"]
+    assert list(paper_on_cpu.archived(docs)) == ["sigma_vae_0.1"]
+    trained = []
+    monkeypatch.setattr(runs, "train", lambda root, model, scale, schedule, **kw: trained.append(
+        (model, scale)))
+    order = paper_on_cpu.ORDER[:3]
+    assert paper_on_cpu.worker(new, order=order, docs_dir=docs) == ["sigma_vae_0.9",
+                                                                    "sigma_vae_0.5"]
+    assert trained == [("sigma_vae", 0.9), ("sigma_vae", 0.5)]
+
+
 def test_the_order_is_the_issues_and_complete():
     assert paper_on_cpu.ORDER[:6] == (("sigma_vae", 0.1), ("sigma_vae", 0.9), ("sigma_vae", 0.5),
                                       ("alpha_vae", 0.1), ("alpha_vae", 0.9), ("alpha_vae", 0.5))

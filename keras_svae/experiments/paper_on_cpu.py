@@ -48,17 +48,23 @@ def _claims(root):
     return os.path.join(root, SCHEDULE, "claims")
 
 
-def worker(root, order=ORDER, **overrides):
-    """Trains, one after another, every model of `order` that no other worker has claimed.
+def worker(root, order=ORDER, docs_dir=None, **overrides):
+    """Trains, one after another, every model of `order` that no other worker has claimed
+    and that is not archived in `docs_dir` already.
 
     A claim is a folder made atomically (mkdir); `launch` clears them, since a new launch
-    means the workers of any earlier one are gone. Returns the run names trained here.
+    means the workers of any earlier one are gone. An archived model is done wherever it
+    was trained: a session on a new machine (an empty root) goes on with the models still
+    missing instead of training the archived ones again. Returns the run names trained here.
     """
     os.makedirs(_claims(root), exist_ok=True)
     overrides.setdefault("steps_per_execution", STEPS_PER_EXECUTION)
+    done_before = set(archived(docs_dir)) if docs_dir else set()
     done = []
     for model, scale in order:
         name = runs.run_name(model, scale)
+        if name in done_before:
+            continue
         try:
             os.mkdir(os.path.join(_claims(root), name))
         except FileExistsError:
@@ -139,7 +145,7 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
         if record is None:
             continue
         name = runs.run_name(model, scale)
-        target = os.path.join(docs_dir, "paper", name)
+        target = os.path.dirname(_record_path(docs_dir, name))
         os.makedirs(target, exist_ok=True)
         test, config = record["test"], record["config"]
         clock = _clock(os.path.join(root, SCHEDULE, name, "logs"), record)
@@ -208,17 +214,29 @@ def _constant(model, scale):
     return imaginary_noise.get(training.noise_of(model), scale).constant(28 * 28)
 
 
+def _record_path(docs_dir, name):
+    return os.path.join(docs_dir, SCHEDULE, name, "metrics.json")
+
+
+def archived(docs_dir):
+    """{run name: archived record} of every model of `ORDER` archived in <docs_dir>/paper/."""
+    records = {}
+    for model, scale in ORDER:
+        path = _record_path(docs_dir, runs.run_name(model, scale))
+        if os.path.exists(path):
+            with open(path) as f:
+                records[runs.run_name(model, scale)] = json.load(f)
+    return records
+
+
 def write_reports(docs_dir):
     """scaling_{gaussian,laplace}_paper.{md,json,png} from the archived models; returns
     {noise: number of models}. A noise with no archived model gets no report."""
     counts = {}
+    every = archived(docs_dir)
     for noise in scaling_laws.NOISES:
-        model, records = training.model_of(noise), []
-        for m, scale in ORDER:
-            path = os.path.join(docs_dir, "paper", runs.run_name(m, scale), "metrics.json")
-            if m == model and os.path.exists(path):
-                with open(path) as f:
-                    records.append(json.load(f))
+        model = training.model_of(noise)
+        records = [r for r in every.values() if r["model"] == model]
         counts[noise] = len(records)
         if not records:
             continue
