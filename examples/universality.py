@@ -9,7 +9,9 @@ sigma-VAEs at --sigmas as one `SigmaVAEFamily` (a rerun finds them trained): the
 network into <root>/<schedule>/, the models the other experiments share, and every other
 variant into <root>/universality/<variant>/<schedule>/. Then measures each model's active
 units on the test images, fits nu per variant with its split into nu_AU + nu_per_unit, and
-writes <report_dir>/universality.{json,md,png}.
+writes <report_dir>/universality.{json,md,png}. The variants of an earlier report there
+that this call does not measure keep their rows (--nokeep_reported drops them), so a
+variant can be added where the others' models no longer are.
 """
 
 import os
@@ -28,6 +30,9 @@ from keras_svae.experiments import universality  # noqa: E402
 cli.define_model_flags()
 flags.DEFINE_list("variants", list(universality.VARIANTS), "The networks to compare.")
 flags.DEFINE_list("sigmas", [f"{s:g}" for s in universality.SIGMAS], "The sigmas of each sweep.")
+flags.DEFINE_bool("keep_reported", True, "Keep, from the report already in --report_dir, the "
+                  "variants this call does not measure (a machine that no longer holds their "
+                  "models adds a variant); --nokeep_reported writes these variants alone.")
 flags.DEFINE_bool("family", True, "Train each variant's sweep as one SigmaVAEFamily (False: one "
                   "model after another; the same models).")
 FLAGS = flags.FLAGS
@@ -55,8 +60,10 @@ def main(argv):
         trained = universality.sweep(models, sigmas, FLAGS.family)
         rows[variant] = [universality.measure(keras.saving.load_model(run.model_path), run, images)
                          for run in trained]
-    summary = universality.summarize(rows)
     stem = os.path.join(cli.report_dir(FLAGS), "universality")
+    if FLAGS.keep_reported:
+        rows = universality.with_reported(rows, universality.reported(stem), FLAGS.schedule)
+    summary = universality.summarize(rows, FLAGS.schedule)
     print(universality.write_report(summary, stem))
 
 

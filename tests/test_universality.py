@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -197,6 +198,46 @@ def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist
     stamp = os.path.getmtime(tmp_path / "cpu" / "sigma_vae_0.6" / "last.keras")
     run_example("universality.py", *flags)
     assert os.path.getmtime(tmp_path / "cpu" / "sigma_vae_0.6" / "last.keras") == stamp
+    # Where the ConvNet's models are gone (another machine), measuring the MLP alone keeps
+    # the ConvNet's rows from the report, and trains nothing.
+    shutil.rmtree(tmp_path / "cpu")
+    mlp_model = tmp_path / "universality" / "mlp" / "cpu" / "sigma_vae_0.6" / "last.keras"
+    mlp_stamp = os.path.getmtime(mlp_model)
+    run_example("universality.py", *[f for f in flags if not f.startswith("--variants")],
+                "--variants=mlp")
+    again = json.loads((tmp_path / "report" / "universality.json").read_text())
+    assert list(again["variants"]) == ["convnet", "mlp"] and again["schedule"] == "cpu"
+    for variant in ("convnet", "mlp"):
+        assert again["variants"][variant]["rows"] == summary["variants"][variant]["rows"]
+    assert not (tmp_path / "cpu").exists() and os.path.getmtime(mlp_model) == mlp_stamp
+
+
+def test_an_earlier_reports_variants_are_kept_only_where_they_pair():
+    earlier = universality.summarize({"convnet": rows_for(0.3, 0.9, 0),
+                                      "mlp": rows_for(0.1, 1.4, 2)}, "cpu")
+    latent16, mlp_now = rows_for(0.2, 0.7, 3, latent_dim=16), rows_for(0.1, 1.3, 4)
+    merged = universality.with_reported({"mlp": mlp_now, "latent16": latent16}, earlier, "cpu")
+    # The ones measured now win; the rest come from the report; in VARIANTS' order.
+    assert list(merged) == ["convnet", "mlp", "latent16"]
+    assert merged["convnet"] == earlier["variants"]["convnet"]["rows"]
+    assert merged["mlp"] == mlp_now and merged["latent16"] == latent16
+    assert universality.with_reported({"mlp": mlp_now}, None, "cpu") == {"mlp": mlp_now}
+    # Nothing to keep: another schedule's report is no obstacle.
+    assert universality.with_reported({"convnet": mlp_now, "mlp": mlp_now}, earlier,
+                                      "paper") == {"convnet": mlp_now, "mlp": mlp_now}
+    with pytest.raises(ValueError, match="schedule is 'cpu', this call's 'paper'"):
+        universality.with_reported({"latent16": latent16}, earlier, "paper")
+    for changed in (dict(scale=0.4), dict(images=1000)):
+        unlike = [dict(r, **changed) if i == 2 else r for i, r in enumerate(latent16)]
+        with pytest.raises(ValueError, match="cannot be kept"):
+            universality.with_reported({"latent16": unlike}, earlier, "cpu")
+
+
+def test_the_reported_summary_is_read_back(tmp_path):
+    assert universality.reported(str(tmp_path / "none")) is None
+    summary = universality.summarize({"convnet": rows_for(0.3, 0.9, 0)}, "cpu")
+    universality.write_report(summary, str(tmp_path / "u"))
+    assert universality.reported(str(tmp_path / "u")) == json.loads(json.dumps(summary))
 
 
 def test_the_committed_report_is_what_the_library_writes_from_its_json():

@@ -32,6 +32,7 @@ is judged against its paired standard error alone (it defines d).
 """
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -103,9 +104,10 @@ def measure(model, run, images):
                 images=len(images))
 
 
-def summarize(rows):
+def summarize(rows, schedule=None):
     """Per variant: nu (D_KL ~ sigma^-nu) with its standard error, and its split into
-    nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]}; then `compare`."""
+    nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]}; then `compare`.
+    `schedule` (the runs' `runs.SCHEDULES` name) is recorded for `with_reported`."""
     summary = {}
     for variant, variant_rows in rows.items():
         _check_variant(variant)
@@ -121,7 +123,45 @@ def summarize(rows):
             fit_per_unit=_fit(scales, kl / active) if split else None,
             fit_units_holding=_fit(scales, holding),
             fit_per_unit_holding=_fit(scales, kl / holding))
-    return dict(variants=summary, comparison=compare(summary))
+    return dict(variants=summary, comparison=compare(summary), schedule=schedule)
+
+
+def reported(stem):
+    """The summary of an earlier report at <stem>.json, or None where there is none."""
+    path = f"{stem}.json"
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def with_reported(rows, earlier, schedule):
+    """`rows` ({variant: measure's rows}, measured now) and, for each variant they lack, its
+    rows from `earlier` (a `reported` summary), in `VARIANTS`' order.
+
+    This is how a variant is added on a machine that no longer holds the others' models.
+    A kept variant must come from the same schedule, sigmas and number of test images as
+    the rows measured now: otherwise the paired comparison would pair unlike sweeps, so
+    that is refused by name.
+    """
+    keep = [v for v in (earlier or {}).get("variants", {}) if v not in rows]
+    if keep and earlier.get("schedule") != schedule:
+        raise ValueError(f"The earlier report's schedule is {earlier.get('schedule')!r}, this "
+                         f"call's {schedule!r}: its {keep} cannot be kept beside these.")
+    measured = next(iter(rows.values()), None)
+    for variant in keep:
+        kept = earlier["variants"][variant]["rows"]
+        if measured is not None and _sweep_of(kept) != _sweep_of(measured):
+            raise ValueError(
+                f"The reported {variant} was measured at (sigmas, test images) "
+                f"{_sweep_of(kept)}, this call at {_sweep_of(measured)}: it cannot be "
+                "kept beside them (measure it again, or report into another folder).")
+    everything = {**rows, **{v: earlier["variants"][v]["rows"] for v in keep}}
+    return {v: everything[v] for v in VARIANTS if v in everything}
+
+
+def _sweep_of(rows):
+    return [r["scale"] for r in rows], sorted({r["images"] for r in rows})
 
 
 def _fit(scales, values):
