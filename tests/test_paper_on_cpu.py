@@ -77,6 +77,7 @@ def test_reports_say_how_many_models_they_hold(tmp_path):
     table = open(os.path.join(docs, "scaling_gaussian_paper.md")).read()
     assert "**2 of 9 models**" in table and "not fitted (2 scales" in table
     assert "| 6020 |" in table and "The median epoch took 60 s" in table
+    assert "process on test CPU." in table
     assert not os.path.exists(os.path.join(docs, "scaling_laplace_paper.md"))
     rows = json.load(open(os.path.join(docs, "scaling_gaussian_paper.json")))["rows"]
     assert [r["scale"] for r in rows] == [0.1, 0.9]
@@ -108,6 +109,9 @@ def test_reports_say_how_many_models_they_hold(tmp_path):
     record = json.load(open(os.path.join(docs, "paper", "sigma_vae_0.5", "metrics.json")))
     assert record["wall_seconds"] == 3600 and record["wall_of"] == "the last training call only"
     assert "at 0.5, the last training call only" in summary["schedule"]["wall"]
+    # Trained on three machines: each is named with its models.
+    assert summary["schedule"]["device"] == (
+        "another CPU (σ = 0.1); CPU (σ = 0.5); test CPU (σ = 0.9)")
 
 
 @pytest.mark.parametrize("model, scale, density", [

@@ -209,6 +209,17 @@ def _wall_note(records):
     return note
 
 
+def _devices(records, symbol):
+    """The device that trained the models, or each device with its scales where they differ
+    (models trained in sessions on different machines)."""
+    scales = {}
+    for r in records:
+        scales.setdefault(r["device"], []).append(f"{r['scale']:g}")
+    if len(scales) == 1:
+        return next(iter(scales))
+    return "; ".join(f"{device} ({symbol} = {', '.join(of)})" for device, of in scales.items())
+
+
 def _constant(model, scale):
     """The likelihood's normalising constant per MNIST image (eqs. 5, 10), in nats."""
     return imaginary_noise.get(training.noise_of(model), scale).constant(28 * 28)
@@ -254,7 +265,7 @@ def write_reports(docs_dir):
         summary["schedule"] = dict(
             name=SCHEDULE, trained_as="one model per pinned single-threaded process",
             wall=_wall_note(records),
-            device=first["device"], epochs_done=min(r["epochs_done"] for r in records),
+            device=_devices(records, scaling_laws.SYMBOLS[noise]), epochs_done=min(r["epochs_done"] for r in records),
             **{k: first["config"][k] for k in ("epochs", "batch_size", "learning_rate",
                                                 "train_size", "test_size", "latent_dim",
                                                 "seed")})
