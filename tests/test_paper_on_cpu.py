@@ -111,7 +111,7 @@ def test_reports_say_how_many_models_they_hold(tmp_path):
     assert "at 0.5, the last training call only" in summary["schedule"]["wall"]
     # Trained on three machines: each is named with its models.
     assert summary["schedule"]["device"] == (
-        "another CPU (σ = 0.1); CPU (σ = 0.5); test CPU (σ = 0.9)")
+        "another CPU for σ = 0.1; CPU for σ = 0.5; test CPU for σ = 0.9")
 
 
 @pytest.mark.parametrize("model, scale, density", [
@@ -200,3 +200,20 @@ def test_the_archive_command_archives_and_reports_what_finished(tmp_path):
     record = json.load(open(docs / "paper" / "alpha_vae_0.1" / "metrics.json"))
     assert record["code"] == "abc" and record["note"] == "a test"
     assert "**1 of 9 models**" in (docs / "scaling_laplace_paper.md").read_text()
+
+
+@glue
+def test_the_command_on_a_new_machine_trains_nothing_archived(tmp_path):
+    """examples/paper_on_cpu.py hands --report_dir to its workers: with all 18 models archived,
+    a launch from an empty root trains nothing (it would fail on --data, which names no file)."""
+    old, docs = str(tmp_path / "old"), str(tmp_path / "docs")
+    for model, scale in paper_on_cpu.ORDER:
+        fake_run(old, model, scale, logs=False)
+    assert len(paper_on_cpu.archive(old, docs)) == 18
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "paper_on_cpu.py"), "--workers=1",
+         f"--root={tmp_path / 'new'}", f"--report_dir={docs}", f"--data={tmp_path / 'none.npz'}"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "archived: []" in result.stdout
+    assert not os.path.exists(tmp_path / "new" / "paper" / "sigma_vae_0.1")

@@ -139,14 +139,14 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
     know); only what its run folder holds is refreshed. A model trained anew takes the
     provenance of this call.
     """
-    archived = []
+    names = []
     for model, scale in ORDER:
         record = finished(root, model, scale)
         if record is None:
             continue
         name = runs.run_name(model, scale)
-        target = os.path.dirname(_record_path(docs_dir, name))
-        os.makedirs(target, exist_ok=True)
+        path = _record_path(docs_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         test, config = record["test"], record["config"]
         clock = _clock(os.path.join(root, SCHEDULE, name, "logs"), record)
         summary = dict(
@@ -157,13 +157,13 @@ def archive(root, docs_dir, device="CPU", code=None, note=None):
             **clock, device=device, versions=versions(),
             backend=os.environ.get("KERAS_BACKEND", "tensorflow"), code=code, note=note,
             config=config)
-        summary.update(_provenance(os.path.join(target, "metrics.json"), summary))
-        with open(os.path.join(target, "metrics.json"), "w") as f:
+        summary.update(_provenance(path, summary))
+        with open(path, "w") as f:
             json.dump(summary, f, indent=2)
         shutil.copyfile(os.path.join(root, SCHEDULE, name, "history.csv"),
-                        os.path.join(target, "history.csv"))
-        archived.append(name)
-    return archived
+                        os.path.join(os.path.dirname(path), "history.csv"))
+        names.append(name)
+    return names
 
 
 def _provenance(path, summary):
@@ -217,7 +217,7 @@ def _devices(records, symbol):
         scales.setdefault(r["device"], []).append(f"{r['scale']:g}")
     if len(scales) == 1:
         return next(iter(scales))
-    return "; ".join(f"{device} ({symbol} = {', '.join(of)})" for device, of in scales.items())
+    return "; ".join(f"{device} for {symbol} = {', '.join(of)}" for device, of in scales.items())
 
 
 def _constant(model, scale):
@@ -233,10 +233,10 @@ def archived(docs_dir):
     """{run name: archived record} of every model of `ORDER` archived in <docs_dir>/paper/."""
     records = {}
     for model, scale in ORDER:
-        path = _record_path(docs_dir, runs.run_name(model, scale))
-        if os.path.exists(path):
-            with open(path) as f:
-                records[runs.run_name(model, scale)] = json.load(f)
+        name = runs.run_name(model, scale)
+        if os.path.exists(_record_path(docs_dir, name)):
+            with open(_record_path(docs_dir, name)) as f:
+                records[name] = json.load(f)
     return records
 
 
@@ -264,8 +264,8 @@ def write_reports(docs_dir):
         summary["models_of"] = len([s for m, s in ORDER if m == model])
         summary["schedule"] = dict(
             name=SCHEDULE, trained_as="one model per pinned single-threaded process",
-            wall=_wall_note(records),
-            device=_devices(records, scaling_laws.SYMBOLS[noise]), epochs_done=min(r["epochs_done"] for r in records),
+            wall=_wall_note(records), device=_devices(records, scaling_laws.SYMBOLS[noise]),
+            epochs_done=min(r["epochs_done"] for r in records),
             **{k: first["config"][k] for k in ("epochs", "batch_size", "learning_rate",
                                                 "train_size", "test_size", "latent_dim",
                                                 "seed")})
