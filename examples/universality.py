@@ -25,6 +25,7 @@ from absl import flags  # noqa: E402
 
 from keras_svae import training  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
+from keras_svae.experiments import runs  # noqa: E402
 from keras_svae.experiments import universality  # noqa: E402
 
 cli.define_model_flags()
@@ -52,6 +53,16 @@ def main(argv):
     check_variants()
     sigmas = [float(s) for s in FLAGS.sigmas]
     overrides = cli.training_overrides(FLAGS)
+    # What the variants share; an earlier report's variants are checked against it first.
+    shared = runs.config_for("sigma_vae", sigmas[0], FLAGS.schedule, **overrides)
+    stem = os.path.join(cli.report_dir(FLAGS), "universality")
+    earlier, kept = universality.reported(stem) if FLAGS.keep_reported else None, {}
+    if earlier:
+        try:
+            kept = universality.kept_rows(earlier, FLAGS.variants, shared, sigmas,
+                                          len(training.load_images(shared)[1]))
+        except ValueError as error:
+            raise app.UsageError(str(error)) from error
     rows = {}
     for variant in FLAGS.variants:
         models = universality.trained_models(FLAGS.root, variant, FLAGS.schedule, **overrides)
@@ -60,10 +71,7 @@ def main(argv):
         trained = universality.sweep(models, sigmas, FLAGS.family)
         rows[variant] = [universality.measure(keras.saving.load_model(run.model_path), run, images)
                          for run in trained]
-    stem = os.path.join(cli.report_dir(FLAGS), "universality")
-    if FLAGS.keep_reported:
-        rows = universality.with_reported(rows, universality.reported(stem), FLAGS.schedule)
-    summary = universality.summarize(rows, FLAGS.schedule)
+    summary = universality.summarize({**kept, **rows}, shared)
     print(universality.write_report(summary, stem))
 
 

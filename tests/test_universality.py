@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -10,9 +12,9 @@ import pytest
 from scipy import stats
 
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
-from conftest import glue
+from conftest import REPO, glue
 from keras_svae import data, evaluation
-from keras_svae.experiments import universality
+from keras_svae.experiments import runs, universality
 
 SIGMAS = np.array([0.1, 0.2, 0.3, 0.5, 0.9])
 
@@ -206,43 +208,66 @@ def test_the_example_trains_each_variant_as_a_family_and_reports(tmp_path, mnist
     run_example("universality.py", *[f for f in flags if not f.startswith("--variants")],
                 "--variants=mlp")
     again = json.loads((tmp_path / "report" / "universality.json").read_text())
-    assert list(again["variants"]) == ["convnet", "mlp"] and again["schedule"] == "cpu"
+    assert list(again["variants"]) == ["convnet", "mlp"] and again["training"]["epochs"] == 1
     for variant in ("convnet", "mlp"):
         assert again["variants"][variant]["rows"] == summary["variants"][variant]["rows"]
     assert not (tmp_path / "cpu").exists() and os.path.getmtime(mlp_model) == mlp_stamp
+    # Another schedule beside the kept rows is refused before anything trains.
+    refused = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "universality.py"), "--variants=mlp",
+         "--epochs=2", *[f for f in flags if not f.startswith(("--variants", "--epochs"))]],
+        capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "trained otherwise" in refused.stderr
+    assert os.path.getmtime(mlp_model) == mlp_stamp
 
 
 def test_an_earlier_reports_variants_are_kept_only_where_they_pair():
-    earlier = universality.summarize({"convnet": rows_for(0.3, 0.9, 0),
-                                      "mlp": rows_for(0.1, 1.4, 2)}, "cpu")
-    latent16, mlp_now = rows_for(0.2, 0.7, 3, latent_dim=16), rows_for(0.1, 1.3, 4)
-    merged = universality.with_reported({"mlp": mlp_now, "latent16": latent16}, earlier, "cpu")
-    # The ones measured now win; the rest come from the report; in VARIANTS' order.
-    assert list(merged) == ["convnet", "mlp", "latent16"]
-    assert merged["convnet"] == earlier["variants"]["convnet"]["rows"]
-    assert merged["mlp"] == mlp_now and merged["latent16"] == latent16
-    assert universality.with_reported({"mlp": mlp_now}, None, "cpu") == {"mlp": mlp_now}
-    # Nothing to keep: another schedule's report is no obstacle.
-    assert universality.with_reported({"convnet": mlp_now, "mlp": mlp_now}, earlier,
-                                      "paper") == {"convnet": mlp_now, "mlp": mlp_now}
-    with pytest.raises(ValueError, match="schedule is 'cpu', this call's 'paper'"):
-        universality.with_reported({"latent16": latent16}, earlier, "paper")
-    for changed in (dict(scale=0.4), dict(images=1000)):
-        unlike = [dict(r, **changed) if i == 2 else r for i, r in enumerate(latent16)]
-        with pytest.raises(ValueError, match="cannot be kept"):
-            universality.with_reported({"latent16": unlike}, earlier, "cpu")
+    cpu = runs.config_for("sigma_vae", 0.1, "cpu")
+    earlier = json.loads(json.dumps(universality.summarize(
+        {"convnet": rows_for(0.3, 0.9, 0), "mlp": rows_for(0.1, 1.4, 2)}, cpu)))
+    sigmas = list(SIGMAS)
+    # The variants not measured now are kept, those measured again are not.
+    assert universality.kept_rows(earlier, ["mlp", "latent16"], cpu, sigmas, 100) == {
+        "convnet": earlier["variants"]["convnet"]["rows"]}
+    assert universality.kept_rows(None, ["mlp"], cpu, sigmas, 100) == {}
+    # Nothing to keep: a report of other settings is no obstacle.
+    assert universality.kept_rows(earlier, ["convnet", "mlp"], runs.config_for(
+        "sigma_vae", 0.1, "paper"), sigmas, 100) == {}
+    # How a run was executed is not what it learned; the first sigma is the sweep's.
+    assert list(universality.kept_rows(earlier, ["mlp"], runs.config_for(
+        "sigma_vae", 0.2, "cpu", data="/x.npz", verbose=1), sigmas, 100)) == ["convnet"]
+    for shared in (runs.config_for("sigma_vae", 0.1, "paper"),
+                   runs.config_for("sigma_vae", 0.1, "cpu", epochs=1),
+                   runs.config_for("sigma_vae", 0.1, "cpu", dataset="fashion_mnist")):
+        with pytest.raises(ValueError, match="trained otherwise"):
+            universality.kept_rows(earlier, ["latent16"], shared, sigmas, 100)
+    with pytest.raises(ValueError, match=r"measured at .*cannot be kept"):
+        universality.kept_rows(earlier, ["latent16"], cpu, [0.1, 0.2, 0.3, 0.4, 0.9], 100)
+    with pytest.raises(ValueError, match=r"measured at .*cannot be kept"):
+        universality.kept_rows(earlier, ["latent16"], cpu, sigmas, 1000)
+    with pytest.raises(ValueError, match="does not record its training settings"):
+        universality.kept_rows({"variants": earlier["variants"]}, ["latent16"], cpu, sigmas,
+                               100)
+
+
+def test_variants_are_reported_in_one_order_and_unknown_ones_refused():
+    summary = universality.summarize({"latent16": rows_for(0.2, 0.7, 3, latent_dim=16),
+                                      "convnet": rows_for(0.3, 0.9, 0)})
+    assert list(summary["variants"]) == ["convnet", "latent16"]
+    with pytest.raises(ValueError, match="variant must be one of"):
+        universality.kept_rows({"variants": {"resnet": {}}, "training": {}}, ["mlp"],
+                               runs.config_for("sigma_vae", 0.1), list(SIGMAS), 100)
 
 
 def test_the_reported_summary_is_read_back(tmp_path):
     assert universality.reported(str(tmp_path / "none")) is None
-    summary = universality.summarize({"convnet": rows_for(0.3, 0.9, 0)}, "cpu")
+    summary = universality.summarize({"convnet": rows_for(0.3, 0.9, 0)},
+                                     runs.config_for("sigma_vae", 0.1))
     universality.write_report(summary, str(tmp_path / "u"))
     assert universality.reported(str(tmp_path / "u")) == json.loads(json.dumps(summary))
 
 
 def test_the_committed_report_is_what_the_library_writes_from_its_json():
-    from conftest import REPO
-
     stem = REPO / "docs" / "universality" / "universality"
     summary = json.loads(stem.with_suffix(".json").read_text())
     assert universality.markdown(summary) == stem.with_suffix(".md").read_text()

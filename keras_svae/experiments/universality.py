@@ -104,13 +104,16 @@ def measure(model, run, images):
                 images=len(images))
 
 
-def summarize(rows, schedule=None):
-    """Per variant: nu (D_KL ~ sigma^-nu) with its standard error, and its split into
-    nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]}; then `compare`.
-    `schedule` (the runs' `runs.SCHEDULES` name) is recorded for `with_reported`."""
-    summary = {}
-    for variant, variant_rows in rows.items():
+def summarize(rows, training=None):
+    """Per variant (in `VARIANTS`' order): nu (D_KL ~ sigma^-nu) with its standard error, and
+    its split into nu_AU + nu_per_unit (see the module), from {variant: [measure's rows]};
+    then `compare`. `training`, the `TrainConfig` the variants share (before their own
+    settings), is recorded for `kept_rows`."""
+    for variant in rows:
         _check_variant(variant)
+    summary = {}
+    for variant in sorted(rows, key=list(VARIANTS).index):
+        variant_rows = rows[variant]
         scales = [r["scale"] for r in variant_rows]
         kl = np.array([r["kl_of_images"] for r in variant_rows])
         active = np.array([r["active_units"] for r in variant_rows], float)
@@ -123,7 +126,8 @@ def summarize(rows, schedule=None):
             fit_per_unit=_fit(scales, kl / active) if split else None,
             fit_units_holding=_fit(scales, holding),
             fit_per_unit_holding=_fit(scales, kl / holding))
-    return dict(variants=summary, comparison=compare(summary), schedule=schedule)
+    return dict(variants=summary, comparison=compare(summary),
+                training=None if training is None else dataclasses.asdict(training))
 
 
 def reported(stem):
@@ -135,29 +139,38 @@ def reported(stem):
         return json.load(f)
 
 
-def with_reported(rows, earlier, schedule):
-    """`rows` ({variant: measure's rows}, measured now) and, for each variant they lack, its
-    rows from `earlier` (a `reported` summary), in `VARIANTS`' order.
+def kept_rows(earlier, measuring, training, sigmas, images):
+    """{variant: rows} of the variants of `earlier` (a `reported` summary) that a report of
+    `measuring` (the variants measured now) keeps: all the others.
 
     This is how a variant is added on a machine that no longer holds the others' models.
-    A kept variant must come from the same schedule, sigmas and number of test images as
-    the rows measured now: otherwise the paired comparison would pair unlike sweeps, so
-    that is refused by name.
+    A kept variant must have been trained with the same settings (`training`, the
+    `TrainConfig` the variants share: schedule, data, sizes) and measured at the same
+    `sigmas` on as many test `images`, or the paired comparison would pair unlike sweeps:
+    that is refused by name, before anything trains.
     """
-    keep = [v for v in (earlier or {}).get("variants", {}) if v not in rows]
-    if keep and earlier.get("schedule") != schedule:
-        raise ValueError(f"The earlier report's schedule is {earlier.get('schedule')!r}, this "
-                         f"call's {schedule!r}: its {keep} cannot be kept beside these.")
-    measured = next(iter(rows.values()), None)
+    keep = [v for v in (earlier or {}).get("variants", {}) if v not in measuring]
     for variant in keep:
-        kept = earlier["variants"][variant]["rows"]
-        if measured is not None and _sweep_of(kept) != _sweep_of(measured):
+        _check_variant(variant)
+    if not keep:
+        return {}
+    hint = " (--nokeep_reported writes the measured variants alone; or use another report_dir)"
+    if "training" not in earlier:
+        raise ValueError(f"The earlier report does not record its training settings, so its "
+                         f"{keep} cannot be kept beside these{hint}.")
+    changed = runs.differences(earlier["training"], training)
+    changed.pop("sigma", None)  # The first sigma of each sweep: the sigmas are compared below.
+    if changed:
+        raise ValueError(f"The earlier report's {keep} were trained otherwise (stored, now): "
+                         f"{changed}{hint}.")
+    wanted = ([float(s) for s in sigmas], [int(images)])
+    for variant in keep:
+        if _sweep_of(earlier["variants"][variant]["rows"]) != wanted:
             raise ValueError(
                 f"The reported {variant} was measured at (sigmas, test images) "
-                f"{_sweep_of(kept)}, this call at {_sweep_of(measured)}: it cannot be "
-                "kept beside them (measure it again, or report into another folder).")
-    everything = {**rows, **{v: earlier["variants"][v]["rows"] for v in keep}}
-    return {v: everything[v] for v in VARIANTS if v in everything}
+                f"{_sweep_of(earlier['variants'][variant]['rows'])}, this call at {wanted}: it "
+                f"cannot be kept beside them{hint}.")
+    return {v: earlier["variants"][v]["rows"] for v in keep}
 
 
 def _sweep_of(rows):
