@@ -26,6 +26,7 @@ from absl import flags  # noqa: E402
 from keras_svae import data  # noqa: E402
 from keras_svae import training  # noqa: E402
 from keras_svae.experiments import evaluation_report  # noqa: E402
+from keras_svae.experiments import report_files  # noqa: E402
 from keras_svae.experiments import runs  # noqa: E402
 
 flags.DEFINE_string("root", "runs", "Trained models live in <root>/<schedule>/.")
@@ -68,7 +69,7 @@ def main(argv):
     if not chosen:
         raise app.UsageError("Name the models: --models and/or --runs.")
     stem = os.path.join(FLAGS.report_dir, "evaluation")
-    earlier = evaluation_report.read_report(stem)
+    earlier = report_files.read(stem) or {}
     for folder in chosen:  # A name the report holds for another model is never replaced.
         name, path = report_name(folder), training.run_paths(folder).last
         if not os.path.exists(path):

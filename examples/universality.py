@@ -25,6 +25,7 @@ from absl import flags  # noqa: E402
 
 from keras_svae import training  # noqa: E402
 from keras_svae.experiments import cli  # noqa: E402
+from keras_svae.experiments import report_files  # noqa: E402
 from keras_svae.experiments import runs  # noqa: E402
 from keras_svae.experiments import universality  # noqa: E402
 
@@ -56,7 +57,7 @@ def main(argv):
     # What the variants share; an earlier report's variants are checked against it first.
     shared = runs.config_for("sigma_vae", sigmas[0], FLAGS.schedule, **overrides)
     stem = os.path.join(cli.report_dir(FLAGS), "universality")
-    earlier, kept = universality.reported(stem) if FLAGS.keep_reported else None, {}
+    earlier, kept = report_files.read(stem) if FLAGS.keep_reported else None, {}
     if earlier:
         try:
             kept = universality.kept_rows(earlier, FLAGS.variants, shared, sigmas,

@@ -14,7 +14,7 @@ from scipy import stats
 import keras_svae  # noqa: F401  (registers the classes that load_model needs)
 from conftest import REPO, glue
 from keras_svae import data, evaluation
-from keras_svae.experiments import runs, universality
+from keras_svae.experiments import report_files, runs, universality
 
 SIGMAS = np.array([0.1, 0.2, 0.3, 0.5, 0.9])
 
@@ -260,11 +260,11 @@ def test_variants_are_reported_in_one_order_and_unknown_ones_refused():
 
 
 def test_the_reported_summary_is_read_back(tmp_path):
-    assert universality.reported(str(tmp_path / "none")) is None
+    assert report_files.read(str(tmp_path / "none")) is None
     summary = universality.summarize({"convnet": rows_for(0.3, 0.9, 0)},
                                      runs.config_for("sigma_vae", 0.1))
     universality.write_report(summary, str(tmp_path / "u"))
-    assert universality.reported(str(tmp_path / "u")) == json.loads(json.dumps(summary))
+    assert report_files.read(str(tmp_path / "u")) == json.loads(json.dumps(summary))
 
 
 def test_the_committed_report_is_what_the_library_writes_from_its_json():

@@ -7,7 +7,6 @@ model's KL spectrum); `write_panels` draws a model's interpolation between two
 test images and the traversals of its most active units as PNGs (any number of channels).
 """
 
-import json
 import os
 
 import numpy as np
@@ -86,14 +85,6 @@ def plot(results, path):
     left.legend(fontsize=7)
     right.legend(fontsize=6, ncol=2)
     return report_files.save_figure(fig, path)
-
-
-def read_report(stem):
-    """The results that `write_report` left at <stem>.json ({} if there is none)."""
-    if not os.path.exists(stem + ".json"):
-        return {}
-    with open(stem + ".json") as f:
-        return json.load(f)
 
 
 def write_report(results, stem):

@@ -2,10 +2,20 @@
 
 Every report (the scaling laws, robustness, evaluation, universality) keeps its numbers as
 JSON, its tables as markdown regenerated from that JSON, and a plot; `write` writes the
-three, and `save_figure` is how each plot ends.
+three, `read` reads the JSON back (a report that grows one model or variant at a time), and
+`save_figure` is how each plot ends.
 """
 
 import json
+
+
+def read(stem):
+    """The record that `write` left at <stem>.json, or None where there is none."""
+    try:
+        with open(stem + ".json") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
 
 
 def write(stem, record, text, plot):

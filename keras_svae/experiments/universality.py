@@ -32,7 +32,6 @@ is judged against its paired standard error alone (it defines d).
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -130,17 +129,9 @@ def summarize(rows, training=None):
                 training=None if training is None else dataclasses.asdict(training))
 
 
-def reported(stem):
-    """The summary of an earlier report at <stem>.json, or None where there is none."""
-    path = f"{stem}.json"
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def kept_rows(earlier, measuring, training, sigmas, images):
-    """{variant: rows} of the variants of `earlier` (a `reported` summary) that a report of
+    """{variant: rows} of the variants of `earlier` (a summary read back by
+    `report_files.read`) that a report of
     `measuring` (the variants measured now) keeps: all the others.
 
     This is how a variant is added on a machine that no longer holds the others' models.
